@@ -1,0 +1,12 @@
+// Each subcommand registers itself on the root app; one file per subcommand.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace concord::cli {
+
+void add_gguf_command(CLI::App& app);
+void add_quantize_command(CLI::App& app);
+void add_synth_command(CLI::App& app);
+
+}  // namespace concord::cli

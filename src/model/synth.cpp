@@ -1,0 +1,109 @@
+#include "model/synth.h"
+
+#include <cmath>
+
+#include "quant/quant.h"
+#include "util/error.h"
+#include "util/rng.h"
+
+namespace concord {
+namespace {
+
+constexpr const char* kSpace = "\xe2\x96\x81";  // "▁", SentencePiece's word-boundary mark
+
+enum TokenType : int32_t { kNormal = 1, kUnknown = 2, kControl = 3, kByte = 6 };
+
+// Candidate pieces in preference order. Every multi-character piece is the concatenation
+// of two earlier pieces, so score-based merging can reach it.
+std::vector<std::string> candidate_pieces() {
+  const std::string letters = "etaoinshrdlucmfwypvbgkjqxz";
+  const std::string others = "ETAOINSHRDLUCMFWYPVBGKJQXZ0123456789.,!?'\"-:;()";
+  std::vector<std::string> pieces = {kSpace};
+  for (char c : letters) pieces.emplace_back(1, c);
+  for (char c : others) pieces.emplace_back(1, c);
+  for (char c : letters) pieces.push_back(kSpace + std::string(1, c));
+  for (char a : letters) {
+    for (char b : letters) pieces.push_back(std::string{a, b});
+  }
+  for (char a : letters) {
+    for (char b : letters) pieces.push_back(kSpace + std::string{a, b});
+  }
+  return pieces;
+}
+
+// Weights ~ N(0, 1/fan_in) keep activations of any width in a sane range; norm weights
+// ~ 1 + N(0, 0.1^2) so that they are not the identity.
+std::vector<float> random_values(const TensorSpec& spec, Rng& rng) {
+  int64_t n = 1;
+  for (int64_t d : spec.shape) n *= d;
+  std::vector<float> values(static_cast<size_t>(n));
+  const float scale = spec.is_matrix ? 1.0f / std::sqrt(static_cast<float>(spec.shape[0])) : 0.1f;
+  const float mean = spec.is_matrix ? 0.0f : 1.0f;
+  for (float& v : values) v = mean + scale * rng.normal();
+  return values;
+}
+
+}  // namespace
+
+SynthVocab make_synth_vocab(int64_t n_vocab) {
+  if (n_vocab < kMinSynthVocab) {
+    fail("a synthetic vocabulary needs at least {} tokens (3 specials + 256 bytes), asked for {}",
+         kMinSynthVocab, n_vocab);
+  }
+  SynthVocab v;
+  auto add = [&v](std::string piece, float score, int32_t type) {
+    v.tokens.push_back(std::move(piece));
+    v.scores.push_back(score);
+    v.types.push_back(type);
+  };
+  add("<unk>", 0.0f, kUnknown);
+  add("<s>", 0.0f, kControl);
+  add("</s>", 0.0f, kControl);
+  for (int b = 0; b < 256; ++b) add(fmt::format("<0x{:02X}>", b), 0.0f, kByte);
+  const std::vector<std::string> pieces = candidate_pieces();
+  for (size_t i = 0; static_cast<int64_t>(v.tokens.size()) < n_vocab; ++i) {
+    // Beyond the candidate list, filler pieces keep every id valid and distinct.
+    std::string piece = i < pieces.size() ? pieces[i] : fmt::format("<extra_{}>", i);
+    const int32_t type = i < pieces.size() ? kNormal : kControl;
+    add(std::move(piece), -static_cast<float>(i), type);
+  }
+  return v;
+}
+
+gguf::Writer synthesize_llama(const SynthOptions& options) {
+  const LlamaHparams& hp = options.hparams;
+  hp.validate();
+  gguf::Writer w;
+  write_llama_hparams(w, hp);
+  w.set("general.name", options.name);
+  w.set("general.file_type", static_cast<uint32_t>(options.weight_type));
+
+  const SynthVocab vocab = make_synth_vocab(hp.n_vocab);
+  w.set("tokenizer.ggml.model", "llama");
+  w.set("tokenizer.ggml.tokens", gguf::make_array(gguf::ValueType::String, vocab.tokens));
+  w.set("tokenizer.ggml.scores", gguf::make_array(gguf::ValueType::F32, vocab.scores));
+  w.set("tokenizer.ggml.token_type", gguf::make_array(gguf::ValueType::I32, vocab.types));
+  w.set("tokenizer.ggml.unknown_token_id", uint32_t{0});
+  w.set("tokenizer.ggml.bos_token_id", uint32_t{1});
+  w.set("tokenizer.ggml.eos_token_id", uint32_t{2});
+  w.set("tokenizer.ggml.add_bos_token", true);
+
+  const std::vector<TensorSpec> specs = llama_tensor_specs(hp);
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const TensorSpec& spec = specs[i];
+    if (!spec.required) continue;  // e.g. output.weight of a tied model
+    const GgmlType type = spec.is_matrix ? options.weight_type : GgmlType::F32;
+    const int64_t block = type_info(type).block_size;
+    if (spec.shape[0] % block != 0) {
+      fail("tensor '{}' has rows of {} elements, not a multiple of the {} block size {}: "
+           "pick dimensions divisible by {}", spec.name, spec.shape[0], type_name(type), block,
+           block);
+    }
+    Rng rng(options.seed * 0x100000001b3ull + i);
+    const std::vector<float> values = random_values(spec, rng);
+    w.add_tensor(spec.name, type, spec.shape, quantize(type, values));
+  }
+  return w;
+}
+
+}  // namespace concord
