@@ -12,6 +12,12 @@ std::string_view value_type_name(ValueType type) {
   return index < kNames.size() ? kNames[index] : std::string_view("unknown");
 }
 
+bool operator==(const Array& a, const Array& b) {
+  return a.element_type == b.element_type && a.items == b.items;
+}
+
+bool operator==(const Value& a, const Value& b) { return a.data == b.data; }
+
 bool Value::is_integer() const {
   switch (type()) {
     case ValueType::U8: case ValueType::I8: case ValueType::U16: case ValueType::I16:

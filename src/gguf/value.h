@@ -56,6 +56,10 @@ struct Value {
   double as_f64() const;  // for any numeric type
 };
 
+// Deep equality (type and value; NaN is unequal to itself as usual).
+bool operator==(const Array& a, const Array& b);
+bool operator==(const Value& a, const Value& b);
+
 // Helpers to build typed arrays (the writer and tests use them).
 template <typename T>
 Array make_array(ValueType element_type, const std::vector<T>& values) {

@@ -1,0 +1,113 @@
+// End-to-end runs of the concord binary: synth -> gguf -> quantize, and its error paths.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "common/paths.h"
+#include "gguf/gguf.h"
+#include "quant/quant.h"
+
+namespace concord {
+namespace {
+
+struct Result {
+  int exit_code;
+  std::string output;  // stdout and stderr together
+};
+
+Result run(const std::string& args) {
+  const std::string command = std::string(CONCORD_BINARY) + " " + args + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return {-1, "popen failed"};
+  std::string out;
+  std::array<char, 4096> buffer;
+  size_t n;
+  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) out.append(buffer.data(), n);
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+TEST(Cli, SynthThenGgufJsonShowsTheRequestedModel) {
+  test::TempDir dir;
+  const std::string model = dir.file("m.gguf");
+  const Result synth = run("synth -o " + model +
+                           " --layers 3 --width 128 --heads 4 --kv-heads 2 --ff 256 --vocab 400"
+                           " --ctx 64 --type q8_0 --tied --seed 7");
+  ASSERT_EQ(synth.exit_code, 0) << synth.output;
+  const Result info = run("gguf --json " + model);
+  ASSERT_EQ(info.exit_code, 0) << info.output;
+  const auto j = nlohmann::json::parse(info.output);
+  EXPECT_EQ(j["version"], 3);
+  EXPECT_EQ(j["metadata"]["llama.block_count"]["value"], 3);
+  EXPECT_EQ(j["metadata"]["llama.attention.head_count_kv"]["value"], 2);
+  EXPECT_EQ(j["metadata"]["tokenizer.ggml.tokens"]["value"]["length"], 400);
+  EXPECT_EQ(j["tensors"].size(), 1u + 3 * 9 + 1);  // tied: no output.weight
+  for (const auto& t : j["tensors"]) {
+    EXPECT_EQ(t["type"], t["shape"].size() == 2 ? "Q8_0" : "F32") << t["name"];
+  }
+  const Result text = run("gguf " + model);
+  ASSERT_EQ(text.exit_code, 0);
+  EXPECT_NE(text.output.find("blk.2.ffn_down.weight"), std::string::npos);
+}
+
+TEST(Cli, QuantizeOutputLoadsAndStaysCloseToTheSource) {
+  test::TempDir dir;
+  const std::string src = dir.file("f32.gguf"), dst = dir.file("q6k.gguf");
+  ASSERT_EQ(run("synth -o " + src + " --width 256 --ff 512 --heads 4 --layers 1").exit_code, 0);
+  const Result q = run("quantize " + src + " " + dst + " Q6_K");
+  ASSERT_EQ(q.exit_code, 0) << q.output;
+  const gguf::File a = gguf::File::open(src), b = gguf::File::open(dst);
+  ASSERT_EQ(a.tensors().size(), b.tensors().size());
+  EXPECT_EQ(b.get_int("general.file_type"), static_cast<int64_t>(GgmlType::Q6_K));
+  for (size_t i = 0; i < a.tensors().size(); ++i) {
+    const gguf::TensorInfo &ta = a.tensors()[i], &tb = b.tensors()[i];
+    EXPECT_EQ(tb.type, ta.shape.size() == 2 ? GgmlType::Q6_K : GgmlType::F32);
+    const auto x = dequantize(ta.type, ta.data, ta.n_elements());
+    const auto y = dequantize(tb.type, tb.data, tb.n_elements());
+    double err2 = 0, ref2 = 0;
+    for (size_t k = 0; k < x.size(); ++k) {
+      err2 += (x[k] - y[k]) * (x[k] - y[k]);
+      ref2 += x[k] * x[k];
+    }
+    EXPECT_LE(err2 / ref2, 1e-3) << ta.name;  // Q6_K NMSE on Gaussian weights is ~4e-4
+  }
+}
+
+TEST(Cli, BadInputGivesOneClearLineAndNonZeroExit) {
+  test::TempDir dir;
+  const std::string junk = dir.file("junk.gguf");
+  std::ofstream(junk) << "this is not a model";
+  const struct {
+    std::string args, expected;
+  } cases[] = {
+      {"gguf /nonexistent.gguf", "error: cannot open '/nonexistent.gguf'"},
+      {"gguf " + junk, "not a GGUF file"},
+      {"quantize " + junk + " " + dir.file("o.gguf") + " q4_k", "not a GGUF file"},
+      {"synth -o " + dir.file("x.gguf") + " --type q9", "unknown weight type 'q9'"},
+      {"synth -o " + dir.file("x.gguf") + " --type q4_k --width 64",
+       "not a multiple of the Q4_K block size 256"},
+      {"synth -o " + dir.file("x.gguf") + " --heads 3", "not divisible by 3 heads"},
+  };
+  for (const auto& c : cases) {
+    const Result r = run(c.args);
+    EXPECT_NE(r.exit_code, 0) << c.args;
+    EXPECT_NE(r.output.find(c.expected), std::string::npos) << c.args << " -> " << r.output;
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+  }
+}
+
+TEST(Cli, QuantizeRefusesRowsTheFormatCannotHold) {
+  CONCORD_REQUIRE_SHARED("models/stories260K.gguf");
+  test::TempDir dir;
+  const Result r = run("quantize " + test::shared_file("models/stories260K.gguf").string() + " " +
+                       dir.file("q.gguf") + " q4_0");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("rows of 172 elements"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir.file("q.gguf")));
+}
+
+}  // namespace
+}  // namespace concord
