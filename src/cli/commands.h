@@ -8,5 +8,6 @@ namespace concord::cli {
 void add_gguf_command(CLI::App& app);
 void add_quantize_command(CLI::App& app);
 void add_synth_command(CLI::App& app);
+void add_run_command(CLI::App& app);
 
 }  // namespace concord::cli

@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   concord::cli::add_gguf_command(app);
   concord::cli::add_quantize_command(app);
   concord::cli::add_synth_command(app);
+  concord::cli::add_run_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -40,6 +40,17 @@ LlamaHparams read_llama_hparams(const gguf::File& f) {
   hp.rms_eps = static_cast<float>(
       f.get_float("llama.attention.layer_norm_rms_epsilon").value_or(1e-5));
   hp.rope_base = static_cast<float>(f.get_float("llama.rope.freq_base").value_or(10000.0));
+  const std::string scaling = f.get_string("llama.rope.scaling.type").value_or("none");
+  const double factor = f.get_float("llama.rope.scaling.factor")
+                            .value_or(f.get_float("llama.rope.scale_linear").value_or(1.0));
+  if (scaling == "linear" || (scaling == "none" && factor != 1.0)) {
+    if (!(factor > 0.0)) fail("{}: RoPE scaling factor {} must be positive", f.label(), factor);
+    hp.rope_freq_scale = static_cast<float>(1.0 / factor);
+  } else if (scaling != "none" && scaling != "llama3") {
+    // llama3 scaling arrives as the rope_freqs.weight tensor; others are not implemented.
+    fail("{}: RoPE scaling type '{}' is not supported (supported: none, linear, llama3)",
+         f.label(), scaling);
+  }
   if (const std::optional<int64_t> n = f.get_int("llama.vocab_size")) {
     hp.n_vocab = *n;
   } else if (const gguf::Array* tokens = f.get_array("tokenizer.ggml.tokens")) {
@@ -67,6 +78,10 @@ void write_llama_hparams(gguf::Writer& w, const LlamaHparams& hp) {
   w.set("llama.attention.head_count_kv", u32(hp.n_head_kv));
   w.set("llama.attention.layer_norm_rms_epsilon", hp.rms_eps);
   w.set("llama.rope.freq_base", hp.rope_base);
+  if (hp.rope_freq_scale != 1.0f) {
+    w.set("llama.rope.scaling.type", "linear");
+    w.set("llama.rope.scaling.factor", 1.0f / hp.rope_freq_scale);
+  }
 }
 
 std::string layer_tensor_name(int64_t layer, const char* suffix) {
@@ -90,6 +105,8 @@ std::vector<TensorSpec> llama_tensor_specs(const LlamaHparams& hp) {
   }
   specs.push_back({"output_norm.weight", {d}, true, false});
   specs.push_back({"output.weight", {d, hp.n_vocab}, !hp.tied_embeddings, true});
+  // Llama 3.x long-context models: per-pair divisors of the RoPE frequencies.
+  specs.push_back({"rope_freqs.weight", {hp.n_rot / 2}, false, false});
   return specs;
 }
 

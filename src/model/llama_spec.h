@@ -22,6 +22,7 @@ struct LlamaHparams {
   int64_t n_rot = 16;        // rotary dimensions per head (usually head_dim)
   float rms_eps = 1e-5f;
   float rope_base = 10000.0f;
+  float rope_freq_scale = 1.0f;  // 1 / linear scaling factor (llama.rope.scaling.*)
   bool tied_embeddings = false;  // no output.weight: logits use token_embd.weight
 
   int64_t head_dim() const { return n_embd / n_head; }

@@ -1,6 +1,7 @@
 #include "tokenizer/tokenizer.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "tokenizer/utf8.h"
 #include "util/error.h"

@@ -69,7 +69,9 @@ TEST(StreamDecoder, HoldsBackIncompleteUtf8) {
   EXPECT_EQ(text, " é!");
   for (const std::string& c : chunks) {
     // No chunk ends inside a multi-byte character.
-    if (!c.empty()) EXPECT_NE(static_cast<unsigned char>(c.back()) >> 6, 0b11u) << c;
+    if (!c.empty()) {
+      EXPECT_NE(static_cast<unsigned char>(c.back()) >> 6, 0b11u) << c;
+    }
   }
 }
 

@@ -1,0 +1,137 @@
+// The backend interface: what the model layer needs from a compute device. A model runs
+// wholly on one backend; the control plane never branches on which one.
+//
+// Conventions: every pointer passed to an op is device memory of that backend (host
+// memory for the CPU backends). Activations are row-major float32 [n_tokens, width]. A
+// Weight is a matrix of n_out rows, each n_in elements in its GGUF weight format, and
+// matmul computes out[t] = W · x[t] for every token row t.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "quant/types.h"
+
+namespace concord {
+
+enum class KvType { F32, F16 };
+std::string_view kv_type_name(KvType type);
+
+struct DeviceInfo {
+  std::string name;           // "x86_64 (AVX2)", "NVIDIA H100 80GB HBM3"
+  uint64_t memory_total = 0;  // bytes
+  uint64_t memory_free = 0;
+  int compute_units = 0;      // cores or SMs
+  std::string detail;         // SIMD level, compute capability, ...
+};
+
+// What a backend can do: the single declared source of truth, read by selection, by
+// request preflight and by `probe`.
+struct Capabilities {
+  std::vector<GgmlType> weight_types;
+  std::vector<KvType> kv_types;
+  int64_t max_batch_tokens = 0;
+  int64_t max_context = 0;
+  bool logprobs = true;  // logits reach the shared sampler, so every backend has them
+  bool flash_attention = false;
+  bool graphs = false;
+  std::vector<DeviceInfo> devices;
+
+  bool supports(GgmlType type) const;
+  bool supports(KvType type) const;
+};
+
+// Memory owned by a backend; released when destroyed.
+class DeviceBuffer {
+ public:
+  virtual ~DeviceBuffer() = default;
+  virtual void* data() const = 0;
+  virtual size_t bytes() const = 0;
+
+  template <typename T>
+  T* as() const {
+    return static_cast<T*>(data());
+  }
+};
+
+struct Weight {
+  GgmlType type = GgmlType::F32;
+  int64_t n_in = 0, n_out = 0;
+  const void* data = nullptr;  // n_out rows of row_bytes(type, n_in)
+};
+
+// Rotary position embedding of the first n_rot dimensions of every head.
+struct RopeParams {
+  int n_rot = 0;
+  float freq_base = 10000.0f;
+  float freq_scale = 1.0f;              // 1 / linear scaling factor
+  bool neox = false;                    // pairs (i, i + n_rot/2) instead of (2i, 2i+1)
+  const float* freq_factors = nullptr;  // [n_rot/2] divisors of the frequencies, or null
+};
+
+// One layer's key/value cache: [n_slots, n_ctx, kv_width] for K and for V.
+struct KvLayer {
+  void* k = nullptr;
+  void* v = nullptr;
+  KvType type = KvType::F32;
+  int64_t n_ctx = 0;
+  int64_t kv_width = 0;
+};
+
+struct AttentionParams {
+  int n_head = 0, n_head_kv = 0, head_dim = 0;
+  float scale = 1.0f;  // applied to q·k
+};
+
+// A ragged batch on the device: token t belongs to cache slot slots[t] at positions[t].
+struct BatchView {
+  const int32_t* tokens = nullptr;
+  const int32_t* positions = nullptr;
+  const int32_t* slots = nullptr;
+  int n = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+  virtual const Capabilities& capabilities() const = 0;
+
+  // --- memory and synchronisation -----------------------------------------------------
+  // Throws concord::Error stating the bytes needed and free when out of memory.
+  virtual std::unique_ptr<DeviceBuffer> allocate(size_t bytes) = 0;
+  virtual void upload(void* device_dst, const void* host_src, size_t bytes) = 0;
+  virtual void download(void* host_dst, const void* device_src, size_t bytes) = 0;
+  virtual void synchronize() = 0;
+
+  // --- ops (shapes per token row) -----------------------------------------------------
+  // out[t] = row tokens[t] of `table` (n_out rows of n_in), dequantised: [n, n_in].
+  virtual void embed(const Weight& table, const BatchView& batch, float* out) = 0;
+  // out[t] = x[t] / sqrt(mean(x[t]^2) + eps) * weight: [n, dim].
+  virtual void rms_norm(const float* x, const float* weight, float* out, int n, int dim,
+                        float eps) = 0;
+  // out[t] = W · x[t]: x [n, n_in], out [n, n_out].
+  virtual void matmul(const Weight& w, const float* x, float* out, int n) = 0;
+  // Rotates x [n, n_heads * head_dim] in place by each token's position.
+  virtual void rope(float* x, const BatchView& batch, int n_heads, int head_dim,
+                    const RopeParams& params) = 0;
+  // Writes k, v [n, kv_width] into the cache at (slots[t], positions[t]).
+  virtual void store_kv(const KvLayer& cache, const float* k, const float* v,
+                        const BatchView& batch) = 0;
+  // Causal attention of q [n, n_head * head_dim] over each token's slot, positions
+  // 0..positions[t] (grouped-query: head h reads kv head h / (n_head / n_head_kv)).
+  virtual void attention(const KvLayer& cache, const float* q, const BatchView& batch,
+                         const AttentionParams& params, float* out) = 0;
+  // out = silu(gate) * up, elementwise over n values.
+  virtual void swiglu(const float* gate, const float* up, float* out, int64_t n) = 0;
+  // out = a + b, elementwise over n values.
+  virtual void add(const float* a, const float* b, float* out, int64_t n) = 0;
+  // out[i] = x[rows[i]]: picks the token rows that need logits; rows [n_rows], x [*, dim].
+  virtual void gather_rows(const float* x, const int32_t* rows, int n_rows, int dim,
+                           float* out) = 0;
+};
+
+}  // namespace concord

@@ -1,0 +1,103 @@
+#include "cli/engine_options.h"
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "backend/registry.h"
+#include "util/error.h"
+
+namespace concord::cli {
+
+GenerationParams SamplingOptions::to_params() const {
+  GenerationParams p;
+  p.max_tokens = max_tokens;
+  p.stop = stop;
+  p.ignore_eos = ignore_eos;
+  p.sampling.temperature = temperature;
+  p.sampling.top_k = top_k;
+  p.sampling.top_p = top_p;
+  p.sampling.min_p = min_p;
+  p.sampling.repeat_penalty = repeat_penalty;
+  p.sampling.penalty_last_n = repeat_last_n;
+  p.sampling.presence_penalty = presence_penalty;
+  p.sampling.frequency_penalty = frequency_penalty;
+  p.sampling.seed = seed;
+  return p;
+}
+
+void add_engine_options(CLI::App& cmd, EngineOptions& o) {
+  cmd.add_option("-m,--model", o.model_path, "GGUF model file")->required();
+  cmd.add_option("--backend", o.backend, "Compute backend: auto, cpu, cpu-ref")
+      ->capture_default_str();
+  cmd.add_option("-t,--threads", o.threads, "CPU threads (0: all hardware threads)")
+      ->capture_default_str();
+  cmd.add_option("-c,--ctx", o.ctx, "Context length in tokens (0: the model's)")
+      ->capture_default_str();
+  cmd.add_option("--kv-type", o.kv_type, "KV cache storage: f16 or f32")->capture_default_str();
+  cmd.add_flag("-v,--verbose", o.verbose, "Print load time and prompt/generation speed");
+}
+
+void add_sampling_options(CLI::App& cmd, SamplingOptions& o) {
+  cmd.add_option("-n,--max-tokens", o.max_tokens, "Tokens to generate")->capture_default_str();
+  cmd.add_option("--temp", o.temperature, "Temperature (0: greedy)")->capture_default_str();
+  cmd.add_option("--top-k", o.top_k, "Top-k (0: off)")->capture_default_str();
+  cmd.add_option("--top-p", o.top_p, "Top-p (1: off)")->capture_default_str();
+  cmd.add_option("--min-p", o.min_p, "Min-p (0: off)")->capture_default_str();
+  cmd.add_option("--repeat-penalty", o.repeat_penalty, "Repetition penalty (1: off)")
+      ->capture_default_str();
+  cmd.add_option("--repeat-last-n", o.repeat_last_n, "Penalty window in tokens")
+      ->capture_default_str();
+  cmd.add_option("--presence-penalty", o.presence_penalty, "Presence penalty")
+      ->capture_default_str();
+  cmd.add_option("--frequency-penalty", o.frequency_penalty, "Frequency penalty")
+      ->capture_default_str();
+  cmd.add_option("--seed", o.seed, "Random seed")->capture_default_str();
+  cmd.add_flag("--ignore-eos", o.ignore_eos, "Keep generating past end-of-sequence");
+  cmd.add_option("--stop", o.stop, "Stop string (repeatable)");
+}
+
+Engine load_engine(const EngineOptions& o, int n_slots) {
+  KvType kv_type;
+  if (o.kv_type == "f16") {
+    kv_type = KvType::F16;
+  } else if (o.kv_type == "f32") {
+    kv_type = KvType::F32;
+  } else {
+    fail("--kv-type must be f16 or f32, got '{}'", o.kv_type);
+  }
+  const auto start = std::chrono::steady_clock::now();
+  // Progress on stderr for loads that take over a second.
+  std::atomic<bool> done{false};
+  std::thread progress([&] {
+    for (int tenths = 0; !done.load(); ++tenths) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      if (tenths >= 10 && tenths % 10 == 0 && !done.load()) {
+        fmt::print(stderr, "\rloading {} ... {} s", o.model_path, tenths / 10);
+        std::fflush(stderr);
+      }
+    }
+  });
+  Engine e;
+  try {
+    e.file = std::make_unique<gguf::File>(gguf::File::open(o.model_path));
+    e.backend = create_backend(o.backend, {o.threads});
+    e.model = load_model(*e.file, *e.backend);
+    e.tokenizer = std::make_unique<Tokenizer>(Tokenizer::from_gguf(*e.file));
+    const int64_t ctx = o.ctx > 0 ? o.ctx : e.model->info().n_ctx_train;
+    e.cache = std::make_unique<KvCache>(*e.backend, e.model->info(), n_slots, ctx, kv_type);
+  } catch (...) {
+    done = true;
+    progress.join();
+    throw;
+  }
+  done = true;
+  progress.join();
+  e.load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (e.load_seconds >= 1.0) fmt::print(stderr, "\rloaded {} in {:.1f} s\n", o.model_path, e.load_seconds);
+  return e;
+}
+
+}  // namespace concord::cli

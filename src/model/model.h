@@ -1,0 +1,49 @@
+// What the control plane sees of a loaded model: its shape and a batched forward pass.
+// One implementation per architecture (model/llama.cpp, ...); all run on any Backend.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "backend/backend.h"
+#include "gguf/gguf.h"
+#include "model/batch.h"
+
+namespace concord {
+
+struct ModelInfo {
+  std::string architecture;  // general.architecture
+  std::string name;          // general.name
+  int64_t n_vocab = 0;
+  int64_t n_ctx_train = 0;
+  int64_t n_layer = 0;
+  int64_t n_embd = 0;
+  int64_t kv_width = 0;      // per layer, for K and for V
+  uint64_t n_params = 0;
+  uint64_t weight_bytes = 0;  // bytes read per token by a full forward (decode roofline)
+  std::vector<GgmlType> weight_types;  // distinct types of the weights
+};
+
+class Model {
+ public:
+  virtual ~Model() = default;
+  virtual const ModelInfo& info() const = 0;
+  virtual Backend& backend() const = 0;
+
+  // Runs one step. Cache positions [0, positions[t]] of each token's slot must hold the
+  // sequence's earlier keys/values (written by earlier steps or earlier in this batch).
+  // `logits` receives [batch.n_logits(), n_vocab] floats, rows in batch order.
+  virtual void forward(const Batch& batch, std::span<const KvLayer> cache,
+                       std::vector<float>& logits) = 0;
+};
+
+// Architectures concord can load, for error messages and `probe`.
+const std::vector<std::string>& supported_architectures();
+
+// Validates the file against the architecture's tensor list and uploads the weights to
+// `backend`; throws concord::Error naming the architecture, tensor or type at fault.
+std::unique_ptr<Model> load_model(const gguf::File& file, Backend& backend);
+
+}  // namespace concord
