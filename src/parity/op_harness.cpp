@@ -1,0 +1,380 @@
+#include "parity/op_harness.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <functional>
+
+#include "backends/cpu/reference_ops.h"
+#include "quant/quant.h"
+#include "util/half.h"
+#include "util/rng.h"
+
+namespace concord::parity {
+namespace {
+
+constexpr size_t kGuardBytes = 256;
+constexpr uint8_t kGuardByte = 0xa5;
+
+// NMSE thresholds (DESIGN.md): element-wise float32 ops are near-exact; matmul,
+// attention and quantised paths accumulate in a backend-chosen order.
+constexpr double kElementwise = 1e-7;
+constexpr double kAccumulating = 5e-4;
+
+// A device allocation with guard bytes on both sides of the payload.
+class Guarded {
+ public:
+  Guarded(Backend& backend, const void* init, size_t bytes) : backend_(backend), bytes_(bytes) {
+    buffer_ = backend.allocate(bytes + 2 * kGuardBytes);
+    std::vector<uint8_t> host(bytes + 2 * kGuardBytes, kGuardByte);
+    if (init != nullptr) std::memcpy(host.data() + kGuardBytes, init, bytes);
+    backend.upload(buffer_->data(), host.data(), host.size());
+  }
+  template <typename T>
+  static Guarded of(Backend& b, const std::vector<T>& v) {
+    return Guarded(b, v.data(), v.size() * sizeof(T));
+  }
+  template <typename T>
+  T* ptr() const {
+    return reinterpret_cast<T*>(buffer_->as<uint8_t>() + kGuardBytes);
+  }
+  // Downloads the payload; reports whether the guards survived.
+  template <typename T>
+  std::vector<T> read(bool& guards_intact) const {
+    std::vector<uint8_t> host(bytes_ + 2 * kGuardBytes);
+    backend_.synchronize();
+    backend_.download(host.data(), buffer_->data(), host.size());
+    for (size_t i = 0; i < kGuardBytes; ++i) {
+      if (host[i] != kGuardByte || host[kGuardBytes + bytes_ + i] != kGuardByte) guards_intact = false;
+    }
+    std::vector<T> out(bytes_ / sizeof(T));
+    std::memcpy(out.data(), host.data() + kGuardBytes, bytes_);
+    return out;
+  }
+
+ private:
+  Backend& backend_;
+  size_t bytes_;
+  std::unique_ptr<DeviceBuffer> buffer_;
+};
+
+std::vector<float> gaussian(Rng& rng, int64_t n, float scale = 1.0f) {
+  std::vector<float> v(static_cast<size_t>(n));
+  for (float& x : v) x = scale * rng.normal();
+  return v;
+}
+
+bool all_finite(const std::vector<float>& v) {
+  for (float x : v) {
+    if (!std::isfinite(x)) return false;
+  }
+  return true;
+}
+
+// Times `call` (perf mode): repeats it for at least 50 ms.
+double time_per_call(Backend& backend, const std::function<void()>& call) {
+  using Clock = std::chrono::steady_clock;
+  call();
+  backend.synchronize();
+  int iterations = 0;
+  const auto start = Clock::now();
+  double elapsed = 0.0;
+  do {
+    call();
+    ++iterations;
+    backend.synchronize();
+    elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  } while (elapsed < 0.05 && iterations < 10000);
+  return elapsed / iterations;
+}
+
+struct Context {
+  Backend& backend;
+  const HarnessOptions& options;
+  Rng rng;
+  std::vector<OpCheck> checks;
+
+  void finish(OpCheck c, const std::vector<float>& got, const std::vector<float>& want,
+              const std::function<void()>& call) {
+    c.finite = all_finite(got);
+    c.nmse = nmse(got, want);
+    if (options.perf) c.seconds = time_per_call(backend, call);
+    checks.push_back(std::move(c));
+  }
+};
+
+// Weight n_in sizes valid for a type: multiples of its block size, odd block counts too.
+std::vector<int64_t> input_widths(GgmlType type) {
+  const int64_t block = type_info(type).block_size;
+  if (block == 256) return {256, 768};
+  return {96, 512};
+}
+
+void check_matmul(Context& ctx) {
+  for (GgmlType type : ctx.backend.capabilities().weight_types) {
+    for (int64_t n_in : input_widths(type)) {
+      for (auto [n_out, n] : {std::pair<int64_t, int>{33, 1}, {130, 7}, {64, 16}}) {
+        const std::vector<uint8_t> w = quantize(type, gaussian(ctx.rng, n_in * n_out));
+        const std::vector<float> x = gaussian(ctx.rng, n_in * n);
+        std::vector<float> want(static_cast<size_t>(n_out * n));
+        reference::matmul({type, n_in, n_out, w.data()}, x.data(), want.data(), n);
+        Guarded dw = Guarded::of(ctx.backend, w), dx = Guarded::of(ctx.backend, x);
+        Guarded out(ctx.backend, nullptr, want.size() * sizeof(float));
+        const Weight weight{type, n_in, n_out, dw.ptr<void>()};
+        auto call = [&] { ctx.backend.matmul(weight, dx.ptr<float>(), out.ptr<float>(), n); };
+        call();
+        OpCheck c{"matmul", std::string(type_name(type)),
+                  fmt::format("in={} out={} n={}", n_in, n_out, n)};
+        c.threshold = kAccumulating;
+        c.bytes = static_cast<double>(w.size() + (x.size() + want.size()) * sizeof(float));
+        c.flops = 2.0 * n_in * n_out * n;
+        const auto got = out.read<float>(c.guards_intact);
+        ctx.finish(c, got, want, call);
+      }
+    }
+  }
+}
+
+void check_embed(Context& ctx) {
+  for (GgmlType type : ctx.backend.capabilities().weight_types) {
+    const int64_t n_in = input_widths(type)[0], n_vocab = 37;
+    const std::vector<uint8_t> table = quantize(type, gaussian(ctx.rng, n_in * n_vocab));
+    const std::vector<int32_t> tokens = {0, 36, 5, 5, 17};
+    const int n = static_cast<int>(tokens.size());
+    std::vector<float> want(static_cast<size_t>(n * n_in));
+    reference::embed({type, n_in, n_vocab, table.data()}, {tokens.data(), nullptr, nullptr, n}, want.data());
+    Guarded dt = Guarded::of(ctx.backend, table), dtok = Guarded::of(ctx.backend, tokens);
+    Guarded out(ctx.backend, nullptr, want.size() * sizeof(float));
+    const Weight weight{type, n_in, n_vocab, dt.ptr<void>()};
+    auto call = [&] { ctx.backend.embed(weight, {dtok.ptr<int32_t>(), nullptr, nullptr, n}, out.ptr<float>()); };
+    call();
+    OpCheck c{"embed", std::string(type_name(type)), fmt::format("width={} n={}", n_in, n)};
+    c.threshold = kElementwise;
+    c.bytes = static_cast<double>(want.size() * sizeof(float) * 2);
+    const auto got = out.read<float>(c.guards_intact);
+    ctx.finish(c, got, want, call);
+  }
+}
+
+void check_rms_norm(Context& ctx) {
+  for (auto [dim, n] : {std::pair<int, int>{64, 1}, {1000, 5}, {4099, 3}}) {
+    const std::vector<float> x = gaussian(ctx.rng, static_cast<int64_t>(dim) * n, 3.0f);
+    const std::vector<float> w = gaussian(ctx.rng, dim);
+    std::vector<float> want(x.size());
+    reference::rms_norm(x.data(), w.data(), want.data(), n, dim, 1e-5f);
+    Guarded dx = Guarded::of(ctx.backend, x), dw = Guarded::of(ctx.backend, w);
+    Guarded out(ctx.backend, nullptr, x.size() * sizeof(float));
+    auto call = [&] { ctx.backend.rms_norm(dx.ptr<float>(), dw.ptr<float>(), out.ptr<float>(), n, dim, 1e-5f); };
+    call();
+    OpCheck c{"rms_norm", "f32", fmt::format("dim={} n={}", dim, n)};
+    c.threshold = kElementwise;
+    c.bytes = static_cast<double>(x.size() * 2 * sizeof(float));
+    const auto got = out.read<float>(c.guards_intact);
+    ctx.finish(c, got, want, call);
+  }
+}
+
+void check_rope(Context& ctx) {
+  struct Case {
+    int head_dim, n_rot;
+    bool neox, factors;
+    float scale;
+  };
+  for (const Case& rc : {Case{64, 64, false, false, 1.0f}, Case{64, 32, true, false, 1.0f},
+                         Case{128, 128, false, true, 0.25f}, Case{80, 64, true, true, 1.0f}}) {
+    const int n = 6, n_heads = 3;
+    const std::vector<int32_t> positions = {0, 1, 17, 511, 4000, 3};
+    const std::vector<float> x = gaussian(ctx.rng, static_cast<int64_t>(n) * n_heads * rc.head_dim);
+    std::vector<float> factors(static_cast<size_t>(rc.n_rot / 2));
+    for (float& f : factors) f = 1.0f + 7.0f * static_cast<float>(ctx.rng.uniform());
+    RopeParams p{rc.n_rot, 10000.0f, rc.scale, rc.neox, rc.factors ? factors.data() : nullptr};
+    std::vector<float> want = x;
+    reference::rope(want.data(), {nullptr, positions.data(), nullptr, n}, n_heads, rc.head_dim, p);
+    Guarded dpos = Guarded::of(ctx.backend, positions), dfac = Guarded::of(ctx.backend, factors);
+    Guarded dx = Guarded::of(ctx.backend, x);
+    RopeParams dp = p;
+    dp.freq_factors = rc.factors ? dfac.ptr<float>() : nullptr;
+    // In-place op: time on a scratch copy so the checked output is from one call.
+    ctx.backend.rope(dx.ptr<float>(), {nullptr, dpos.ptr<int32_t>(), nullptr, n}, n_heads, rc.head_dim, dp);
+    OpCheck c{"rope", "f32", fmt::format("head_dim={} n_rot={} {}{}", rc.head_dim, rc.n_rot,
+                                         rc.neox ? "neox" : "normal", rc.factors ? " factors" : "")};
+    c.threshold = kElementwise;
+    c.bytes = static_cast<double>(x.size() * 2 * sizeof(float));
+    const auto got = dx.read<float>(c.guards_intact);
+    Guarded scratch = Guarded::of(ctx.backend, x);
+    ctx.finish(c, got, want, [&] {
+      ctx.backend.rope(scratch.ptr<float>(), {nullptr, dpos.ptr<int32_t>(), nullptr, n}, n_heads, rc.head_dim, dp);
+    });
+  }
+}
+
+std::vector<float> cache_to_f32(const std::vector<uint8_t>& bytes, KvType type) {
+  std::vector<float> out(bytes.size() / (type == KvType::F32 ? 4 : 2));
+  for (size_t i = 0; i < out.size(); ++i) out[i] = reference::read_kv(bytes.data(), type, static_cast<int64_t>(i));
+  return out;
+}
+
+void check_kv_and_attention(Context& ctx) {
+  struct Case {
+    int n_head, n_head_kv, head_dim, n_ctx;
+  };
+  for (KvType kv : ctx.backend.capabilities().kv_types) {
+    for (const Case& ac : {Case{4, 4, 64, 40}, Case{8, 2, 64, 40}, Case{6, 1, 80, 300}}) {
+      const int64_t kv_width = static_cast<int64_t>(ac.n_head_kv) * ac.head_dim;
+      const int n_slots = 3;
+      const size_t element = kv == KvType::F32 ? 4 : 2;
+      const size_t cache_bytes = element * n_slots * ac.n_ctx * kv_width;
+      // A ragged batch: slot 0 continues at 30, slot 2 starts a prefill, slot 1 decodes.
+      const std::vector<int32_t> slots = {0, 2, 2, 2, 1, 0};
+      const std::vector<int32_t> positions = {30, 0, 1, 2, ac.n_ctx - 1, 31};
+      const int n = static_cast<int>(slots.size());
+      // Fill the cache with earlier history (random), then store this batch on top.
+      std::vector<uint8_t> history(cache_bytes);
+      const std::vector<float> earlier = gaussian(ctx.rng, static_cast<int64_t>(cache_bytes / element));
+      for (size_t i = 0; i < earlier.size(); ++i) {
+        if (kv == KvType::F32) {
+          reinterpret_cast<float*>(history.data())[i] = earlier[i];
+        } else {
+          reinterpret_cast<uint16_t*>(history.data())[i] = f32_to_f16(earlier[i]);
+        }
+      }
+      const std::vector<float> k = gaussian(ctx.rng, n * kv_width), v = gaussian(ctx.rng, n * kv_width);
+      const std::vector<float> q = gaussian(ctx.rng, static_cast<int64_t>(n) * ac.n_head * ac.head_dim);
+      std::vector<uint8_t> want_k = history, want_v = history;
+      const KvLayer host_cache{want_k.data(), want_v.data(), kv, ac.n_ctx, kv_width};
+      const BatchView host_batch{nullptr, positions.data(), slots.data(), n};
+      reference::store_kv(host_cache, k.data(), v.data(), host_batch);
+      const AttentionParams ap{ac.n_head, ac.n_head_kv, ac.head_dim, 1.0f / std::sqrt(static_cast<float>(ac.head_dim))};
+      std::vector<float> want_out(q.size());
+      reference::attention(host_cache, q.data(), host_batch, ap, want_out.data());
+
+      Guarded dk_cache = Guarded::of(ctx.backend, history), dv_cache = Guarded::of(ctx.backend, history);
+      Guarded dk = Guarded::of(ctx.backend, k), dv = Guarded::of(ctx.backend, v), dq = Guarded::of(ctx.backend, q);
+      Guarded dslots = Guarded::of(ctx.backend, slots), dpos = Guarded::of(ctx.backend, positions);
+      Guarded out(ctx.backend, nullptr, q.size() * sizeof(float));
+      const KvLayer cache{dk_cache.ptr<void>(), dv_cache.ptr<void>(), kv, ac.n_ctx, kv_width};
+      const BatchView batch{nullptr, dpos.ptr<int32_t>(), dslots.ptr<int32_t>(), n};
+      const std::string shape = fmt::format("heads={}/{} dim={} ctx={} n={}", ac.n_head, ac.n_head_kv, ac.head_dim, ac.n_ctx, n);
+
+      auto store = [&] { ctx.backend.store_kv(cache, dk.ptr<float>(), dv.ptr<float>(), batch); };
+      store();
+      OpCheck s{"store_kv", std::string(kv_type_name(kv)), shape};
+      s.threshold = kElementwise;
+      s.bytes = static_cast<double>((k.size() + v.size()) * (4 + element));
+      const auto got_k = cache_to_f32(dk_cache.read<uint8_t>(s.guards_intact), kv);
+      const auto got_v = cache_to_f32(dv_cache.read<uint8_t>(s.guards_intact), kv);
+      std::vector<float> got_kv = got_k, want_kv = cache_to_f32(want_k, kv);
+      got_kv.insert(got_kv.end(), got_v.begin(), got_v.end());
+      const auto want_vv = cache_to_f32(want_v, kv);
+      want_kv.insert(want_kv.end(), want_vv.begin(), want_vv.end());
+      ctx.finish(s, got_kv, want_kv, store);
+
+      auto attend = [&] { ctx.backend.attention(cache, dq.ptr<float>(), batch, ap, out.ptr<float>()); };
+      attend();
+      OpCheck a{"attention", std::string(kv_type_name(kv)), shape};
+      a.threshold = kAccumulating;
+      int64_t keys = 0;
+      for (int32_t p : positions) keys += p + 1;
+      a.bytes = static_cast<double>(keys * kv_width * 2 * element + q.size() * 8);
+      a.flops = 4.0 * keys * ac.n_head * ac.head_dim;
+      const auto got = out.read<float>(a.guards_intact);
+      ctx.finish(a, got, want_out, attend);
+    }
+  }
+}
+
+void check_elementwise(Context& ctx) {
+  for (int64_t n : {1, 1000, 4097}) {
+    const std::vector<float> a = gaussian(ctx.rng, n, 4.0f), b = gaussian(ctx.rng, n);
+    std::vector<float> want_swiglu(static_cast<size_t>(n)), want_add(static_cast<size_t>(n));
+    reference::swiglu(a.data(), b.data(), want_swiglu.data(), n);
+    reference::add(a.data(), b.data(), want_add.data(), n);
+    Guarded da = Guarded::of(ctx.backend, a), db = Guarded::of(ctx.backend, b);
+    Guarded out(ctx.backend, nullptr, static_cast<size_t>(n) * sizeof(float));
+    for (const bool is_add : {false, true}) {
+      auto call = [&] {
+        if (is_add) {
+          ctx.backend.add(da.ptr<float>(), db.ptr<float>(), out.ptr<float>(), n);
+        } else {
+          ctx.backend.swiglu(da.ptr<float>(), db.ptr<float>(), out.ptr<float>(), n);
+        }
+      };
+      call();
+      OpCheck c{is_add ? "add" : "swiglu", "f32", fmt::format("n={}", n)};
+      c.threshold = kElementwise;
+      c.bytes = static_cast<double>(n * 3 * sizeof(float));
+      const auto got = out.read<float>(c.guards_intact);
+      ctx.finish(c, got, is_add ? want_add : want_swiglu, call);
+    }
+  }
+}
+
+void check_gather_rows(Context& ctx) {
+  const int dim = 77, n_src = 9;
+  const std::vector<float> x = gaussian(ctx.rng, dim * n_src);
+  const std::vector<int32_t> rows = {8, 0, 3};
+  std::vector<float> want(rows.size() * dim);
+  reference::gather_rows(x.data(), rows.data(), 3, dim, want.data());
+  Guarded dx = Guarded::of(ctx.backend, x), drows = Guarded::of(ctx.backend, rows);
+  Guarded out(ctx.backend, nullptr, want.size() * sizeof(float));
+  auto call = [&] { ctx.backend.gather_rows(dx.ptr<float>(), drows.ptr<int32_t>(), 3, dim, out.ptr<float>()); };
+  call();
+  OpCheck c{"gather_rows", "f32", fmt::format("dim={} rows=3", dim)};
+  c.threshold = kElementwise;
+  c.bytes = static_cast<double>(want.size() * 2 * sizeof(float));
+  const auto got = out.read<float>(c.guards_intact);
+  ctx.finish(c, got, want, call);
+}
+
+struct OpEntry {
+  const char* produces;  // comma-separated op names the check reports
+  void (*check)(Context&);
+};
+constexpr OpEntry kOps[] = {
+    {"embed", check_embed},
+    {"rms_norm", check_rms_norm},
+    {"matmul", check_matmul},
+    {"rope", check_rope},
+    {"store_kv,attention", check_kv_and_attention},
+    {"swiglu,add", check_elementwise},
+    {"gather_rows", check_gather_rows},
+};
+
+}  // namespace
+
+const std::vector<std::string>& harness_ops() {
+  static const std::vector<std::string> ops = {"embed",     "rms_norm", "matmul", "rope", "store_kv",
+                                               "attention", "swiglu",   "add",    "gather_rows"};
+  return ops;
+}
+
+double nmse(const std::vector<float>& a, const std::vector<float>& b) {
+  double err = 0.0, ref = 0.0;
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
+    const double d = static_cast<double>(a[i]) - b[i];
+    err += d * d;
+    ref += static_cast<double>(b[i]) * b[i];
+  }
+  if (a.size() != b.size()) return INFINITY;
+  if (ref == 0.0) return err == 0.0 ? 0.0 : INFINITY;
+  return err / ref;
+}
+
+std::vector<OpCheck> run_op_harness(Backend& backend, const HarnessOptions& options) {
+  Context ctx{backend, options, Rng(options.seed), {}};
+  for (const OpEntry& e : kOps) {
+    const std::string produces = std::string(",") + e.produces + ",";
+    if (!options.op_filter.empty() && produces.find("," + options.op_filter + ",") == std::string::npos) {
+      continue;
+    }
+    e.check(ctx);
+  }
+  std::erase_if(ctx.checks, [&](const OpCheck& c) {
+    return !options.op_filter.empty() && c.op != options.op_filter;
+  });
+  return std::move(ctx.checks);
+}
+
+}  // namespace concord::parity
