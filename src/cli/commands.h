@@ -9,5 +9,6 @@ void add_gguf_command(CLI::App& app);
 void add_quantize_command(CLI::App& app);
 void add_synth_command(CLI::App& app);
 void add_run_command(CLI::App& app);
+void add_chat_command(CLI::App& app);
 
 }  // namespace concord::cli

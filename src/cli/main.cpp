@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   concord::cli::add_quantize_command(app);
   concord::cli::add_synth_command(app);
   concord::cli::add_run_command(app);
+  concord::cli::add_chat_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -8,6 +8,8 @@
 
 #include "common/paths.h"
 #include "gguf/gguf.h"
+#include "gguf/writer.h"
+#include "model/synth.h"
 #include "quant/quant.h"
 
 namespace concord {
@@ -107,6 +109,63 @@ TEST(Cli, QuantizeRefusesRowsTheFormatCannotHold) {
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("rows of 172 elements"), std::string::npos) << r.output;
   EXPECT_FALSE(std::filesystem::exists(dir.file("q.gguf")));
+}
+
+// A synthetic model rewritten with one metadata value or one tensor changed.
+std::string altered_model(const test::TempDir& dir, const std::string& name,
+                          const std::string& architecture, const std::string& drop_tensor) {
+  SynthOptions o;
+  o.hparams.n_layer = 1;
+  const gguf::File src = gguf::File::parse(synthesize_llama(o).to_bytes(), "synth");
+  gguf::Writer w;
+  for (const auto& [key, value] : src.metadata()) w.set(key, value);
+  w.set("general.architecture", architecture);
+  for (const auto& t : src.tensors()) {
+    if (t.name != drop_tensor) w.add_tensor(t.name, t.type, t.shape, {t.data.begin(), t.data.end()});
+  }
+  const std::string path = dir.file(name);
+  w.write_file(path);
+  return path;
+}
+
+TEST(CliRun, BadInputGivesOneClearLineAndNonZeroExit) {
+  test::TempDir dir;
+  const std::string junk = dir.file("junk.gguf");
+  std::ofstream(junk) << "GGUF but not really";
+  const std::string bert = altered_model(dir, "bert.gguf", "bert", "");
+  const std::string holed = altered_model(dir, "holed.gguf", "llama", "blk.0.ffn_up.weight");
+  const std::string good = altered_model(dir, "good.gguf", "llama", "");
+  const struct {
+    std::string args, expected;
+  } cases[] = {
+      {"run -m /nonexistent.gguf -p hi", "cannot open '/nonexistent.gguf'"},
+      {"run -m " + junk + " -p hi", "unsupported GGUF version 1953849888"},
+      {"run -m " + bert + " -p hi", "unsupported architecture 'bert' (supported: llama)"},
+      {"run -m " + holed + " -p hi", "missing tensor 'blk.0.ffn_up.weight'"},
+      {"run -m " + good + " --ctx 8 -p 'a prompt that is far too long for eight tokens'",
+       "but the context holds 8"},
+      {"run -m " + good + " -p hi --backend tpu", "unknown backend 'tpu'"},
+      {"run -m " + good + " -p hi --top-p 0", "top_p 0 must be in (0, 1]"},
+      {"run -m " + good + " -p hi --kv-type q8", "--kv-type must be f16 or f32"},
+  };
+  for (const auto& c : cases) {
+    const Result r = run(c.args);
+    EXPECT_NE(r.exit_code, 0) << c.args;
+    EXPECT_NE(r.output.find(c.expected), std::string::npos) << c.args << " -> " << r.output;
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+  }
+}
+
+TEST(CliRun, StoriesGreedyCompletionWithStopString) {
+  CONCORD_REQUIRE_SHARED("models/stories260K.gguf");
+  const std::string model = test::shared_file("models/stories260K.gguf").string();
+  const Result r = run("run -m " + model + " -p 'Once upon a time' --temp 0 -n 40");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output.rfind("Once upon a time, there was a little girl named Lily.", 0), 0u) << r.output;
+  // "named Lily" spans several tokens; it must not be emitted, and generation stops.
+  const Result s = run("run -m " + model + " -p 'Once upon a time' --temp 0 -n 40 --stop 'named Lily'");
+  ASSERT_EQ(s.exit_code, 0) << s.output;
+  EXPECT_EQ(s.output, "Once upon a time, there was a little girl \n");
 }
 
 }  // namespace
