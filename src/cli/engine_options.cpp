@@ -6,7 +6,6 @@
 #include <chrono>
 #include <thread>
 
-#include "backend/registry.h"
 #include "util/error.h"
 
 namespace concord::cli {
@@ -30,8 +29,8 @@ GenerationParams SamplingOptions::to_params() const {
 
 void add_engine_options(CLI::App& cmd, EngineOptions& o) {
   cmd.add_option("-m,--model", o.model_path, "GGUF model file")->required();
-  cmd.add_option("--backend", o.backend, "Compute backend: auto, cpu, cpu-ref")
-      ->capture_default_str();
+  cmd.add_option("--backend", o.backend,
+                 "Compute backend: auto, cuda, cpu, cpu-ref (default: $CONCORD_BACKEND or auto)");
   cmd.add_option("-t,--threads", o.threads, "CPU threads (0: all hardware threads)")
       ->capture_default_str();
   cmd.add_option("-c,--ctx", o.ctx, "Context length in tokens (0: the model's)")
@@ -83,7 +82,9 @@ Engine load_engine(const EngineOptions& o, int n_slots) {
   Engine e;
   try {
     e.file = std::make_unique<gguf::File>(gguf::File::open(o.model_path));
-    e.backend = create_backend(o.backend, {o.threads});
+    Selection selection = select_backend({o.backend, model_needs(*e.file, kv_type), {o.threads, 0}});
+    e.backend = std::move(selection.backend);
+    e.provenance = selection.provenance;
     e.model = load_model(*e.file, *e.backend);
     e.tokenizer = std::make_unique<Tokenizer>(Tokenizer::from_gguf(*e.file));
     const int64_t ctx = o.ctx > 0 ? o.ctx : e.model->info().n_ctx_train;
@@ -97,6 +98,8 @@ Engine load_engine(const EngineOptions& o, int n_slots) {
   progress.join();
   e.load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (e.load_seconds >= 1.0) fmt::print(stderr, "\rloaded {} in {:.1f} s\n", o.model_path, e.load_seconds);
+  // A fallback is always reported; the full provenance line on request.
+  if (e.provenance.fallback || o.verbose) fmt::print(stderr, "backend: {}\n", e.provenance.to_string());
   return e;
 }
 

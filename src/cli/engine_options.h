@@ -4,9 +4,11 @@
 
 #include <CLI/CLI.hpp>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "backend/backend.h"
+#include "backend/selection.h"
 #include "gguf/gguf.h"
 #include "model/model.h"
 #include "runtime/generate.h"
@@ -17,7 +19,7 @@ namespace concord::cli {
 
 struct EngineOptions {
   std::string model_path;
-  std::string backend = "auto";
+  std::optional<std::string> backend;  // else CONCORD_BACKEND, else auto
   int threads = 0;
   int64_t ctx = 0;  // 0: the model's training context
   std::string kv_type = "f16";
@@ -51,6 +53,7 @@ struct Engine {
   std::unique_ptr<Model> model;
   std::unique_ptr<Tokenizer> tokenizer;
   std::unique_ptr<KvCache> cache;
+  Provenance provenance;
   double load_seconds = 0.0;
 };
 
