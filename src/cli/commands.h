@@ -10,5 +10,7 @@ void add_quantize_command(CLI::App& app);
 void add_synth_command(CLI::App& app);
 void add_run_command(CLI::App& app);
 void add_chat_command(CLI::App& app);
+void add_probe_command(CLI::App& app);
+void add_parity_command(CLI::App& app);
 
 }  // namespace concord::cli

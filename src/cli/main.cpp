@@ -15,6 +15,8 @@ int main(int argc, char** argv) {
   concord::cli::add_synth_command(app);
   concord::cli::add_run_command(app);
   concord::cli::add_chat_command(app);
+  concord::cli::add_probe_command(app);
+  concord::cli::add_parity_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

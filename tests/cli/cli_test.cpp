@@ -20,8 +20,8 @@ struct Result {
   std::string output;  // stdout and stderr together
 };
 
-Result run(const std::string& args) {
-  const std::string command = std::string(CONCORD_BINARY) + " " + args + " 2>&1";
+Result run(const std::string& args, const std::string& env = "") {
+  const std::string command = env + std::string(CONCORD_BINARY) + " " + args + " 2>&1";
   FILE* pipe = popen(command.c_str(), "r");
   if (pipe == nullptr) return {-1, "popen failed"};
   std::string out;
@@ -166,6 +166,48 @@ TEST(CliRun, StoriesGreedyCompletionWithStopString) {
   const Result s = run("run -m " + model + " -p 'Once upon a time' --temp 0 -n 40 --stop 'named Lily'");
   ASSERT_EQ(s.exit_code, 0) << s.output;
   EXPECT_EQ(s.output, "Once upon a time, there was a little girl \n");
+}
+
+TEST(CliParity, ModelParityWritesAReceipt) {
+  CONCORD_REQUIRE_SHARED("models/stories260K.gguf");
+  test::TempDir dir;
+  const std::string receipt = dir.file("receipt.json");
+  const Result r = run("parity -m " + test::shared_file("models/stories260K.gguf").string() +
+                       " --backends ref,cpu -n 32 --receipt " + receipt);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::ifstream in(receipt);
+  const auto j = nlohmann::json::parse(in);
+  EXPECT_TRUE(j["passed"].get<bool>());
+  EXPECT_EQ(j["model"]["sha256"].get<std::string>().size(), 64u);
+  EXPECT_EQ(j["backends"]["reference"]["name"], "cpu-ref");
+  EXPECT_EQ(j["backends"]["under_test"]["name"], "cpu");
+  EXPECT_EQ(j["results"]["prompts"].size(), 4u);
+}
+
+TEST(CliParity, OpHarnessFromTheCommandLine) {
+  const Result r = run("parity --ops --backend cpu --op swiglu");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("0 failed"), std::string::npos) << r.output;
+  EXPECT_NE(run("parity --ops --op nonsense").output.find("unknown op 'nonsense'"), std::string::npos);
+}
+
+TEST(CliSelection, UnavailableCudaFallsBackVisiblyAndStrictModeRefuses) {
+  CONCORD_REQUIRE_SHARED("models/stories260K.gguf");
+  const std::string model = test::shared_file("models/stories260K.gguf").string();
+  const Result probe = run("probe --json");
+  ASSERT_EQ(probe.exit_code, 0);
+  if (nlohmann::json::parse(probe.output)["backends"][0]["available"].get<bool>()) {
+    GTEST_SKIP() << "CUDA is usable here: no fallback to observe";
+  }
+  const Result fallback = run("run -m " + model + " -p Hi -n 4 --temp 0 --backend cuda");
+  EXPECT_EQ(fallback.exit_code, 0) << fallback.output;
+  EXPECT_NE(fallback.output.find("backend: requested=cuda detected=[cpu,cpu-ref] selected=cpu reason=fallback (cuda: "),
+            std::string::npos) << fallback.output;
+  const Result strict = run("run -m " + model + " -p Hi -n 4 --backend cuda", "CONCORD_STRICT=1 ");
+  EXPECT_NE(strict.exit_code, 0);
+  EXPECT_NE(strict.output.find("CONCORD_STRICT=1 forbids falling back"), std::string::npos) << strict.output;
+  const Result env = run("run -m " + model + " -p Hi -n 4", "CONCORD_BACKEND=cuda ");
+  EXPECT_NE(env.output.find("requested=cuda"), std::string::npos) << env.output;
 }
 
 }  // namespace
