@@ -1,4 +1,5 @@
-// Reference (scalar, round-to-nearest) codecs of the 32-element block formats.
+// Reference (scalar, round-to-nearest) quantisation into the 32-element block formats
+// (decoding: quant/decode.h).
 #include <algorithm>
 #include <cmath>
 
@@ -35,10 +36,6 @@ Scale f16_scale(float value) {
   return {bits, stored != 0.0f ? 1.0f / stored : 0.0f};
 }
 
-// Nibble j of a 32-element block: element j in the low half-byte, j + 16 in the high one.
-uint8_t nibble(const uint8_t* qs, int i) {
-  return i < kHalf ? (qs[i] & 0x0f) : (qs[i - kHalf] >> 4);
-}
 void pack_nibbles(const int* q, uint8_t* qs) {
   for (int j = 0; j < kHalf; ++j) qs[j] = static_cast<uint8_t>((q[j] & 0x0f) | (q[j + kHalf] << 4));
 }
@@ -49,9 +46,6 @@ uint32_t fifth_bits(const int* q) {
 }
 void store_u32(uint32_t v, uint8_t* out) {
   for (int b = 0; b < 4; ++b) out[b] = static_cast<uint8_t>(v >> (8 * b));
-}
-uint32_t load_u32(const uint8_t* in) {
-  return in[0] | (in[1] << 8) | (in[2] << 16) | (static_cast<uint32_t>(in[3]) << 24);
 }
 
 // Asymmetric formats: x ≈ d * q + min, q in [0, levels].
@@ -69,10 +63,6 @@ Affine affine_scale(const float* x, int levels) {
 
 }  // namespace
 
-void dequantize(const BlockQ4_0& b, float* y) {
-  const float d = f16_to_f32(b.d);
-  for (int i = 0; i < kQK; ++i) y[i] = d * static_cast<float>(nibble(b.qs, i) - 8);
-}
 void quantize(const float* x, BlockQ4_0& b) {
   const Scale d = f16_scale(signed_absmax(x, kQK) / -8.0f);
   int q[kQK];
@@ -81,10 +71,6 @@ void quantize(const float* x, BlockQ4_0& b) {
   pack_nibbles(q, b.qs);
 }
 
-void dequantize(const BlockQ4_1& b, float* y) {
-  const float d = f16_to_f32(b.d), m = f16_to_f32(b.m);
-  for (int i = 0; i < kQK; ++i) y[i] = d * static_cast<float>(nibble(b.qs, i)) + m;
-}
 void quantize(const float* x, BlockQ4_1& b) {
   const Affine a = affine_scale(x, 15);
   int q[kQK];
@@ -94,14 +80,6 @@ void quantize(const float* x, BlockQ4_1& b) {
   pack_nibbles(q, b.qs);
 }
 
-void dequantize(const BlockQ5_0& b, float* y) {
-  const float d = f16_to_f32(b.d);
-  const uint32_t qh = load_u32(b.qh);
-  for (int i = 0; i < kQK; ++i) {
-    const int q = nibble(b.qs, i) | static_cast<int>(((qh >> i) & 1) << 4);
-    y[i] = d * static_cast<float>(q - 16);
-  }
-}
 void quantize(const float* x, BlockQ5_0& b) {
   const Scale d = f16_scale(signed_absmax(x, kQK) / -16.0f);
   int q[kQK];
@@ -111,14 +89,6 @@ void quantize(const float* x, BlockQ5_0& b) {
   pack_nibbles(q, b.qs);
 }
 
-void dequantize(const BlockQ5_1& b, float* y) {
-  const float d = f16_to_f32(b.d), m = f16_to_f32(b.m);
-  const uint32_t qh = load_u32(b.qh);
-  for (int i = 0; i < kQK; ++i) {
-    const int q = nibble(b.qs, i) | static_cast<int>(((qh >> i) & 1) << 4);
-    y[i] = d * static_cast<float>(q) + m;
-  }
-}
 void quantize(const float* x, BlockQ5_1& b) {
   const Affine a = affine_scale(x, 31);
   int q[kQK];
@@ -129,10 +99,6 @@ void quantize(const float* x, BlockQ5_1& b) {
   pack_nibbles(q, b.qs);
 }
 
-void dequantize(const BlockQ8_0& b, float* y) {
-  const float d = f16_to_f32(b.d);
-  for (int i = 0; i < kQK; ++i) y[i] = d * static_cast<float>(b.qs[i]);
-}
 void quantize(const float* x, BlockQ8_0& b) {
   float amax = 0.0f;
   for (int i = 0; i < kQK; ++i) amax = std::max(amax, std::fabs(x[i]));

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "quant/codecs.h"
+#include "quant/decode.h"
 #include "util/error.h"
 #include "util/half.h"
 
@@ -12,7 +13,9 @@ namespace {
 template <typename Block>
 void dequantize_blocks(const void* src, float* dst, int64_t n_blocks, int block_size) {
   const auto* blocks = static_cast<const Block*>(src);
-  for (int64_t b = 0; b < n_blocks; ++b) codecs::dequantize(blocks[b], dst + b * block_size);
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    for (int i = 0; i < block_size; ++i) dst[b * block_size + i] = decode::element(blocks[b], i);
+  }
 }
 
 template <typename Block>

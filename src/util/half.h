@@ -3,11 +3,22 @@
 
 #include <bit>
 #include <cstdint>
+#include <cstring>
+
+#include "util/hd.h"
 
 namespace concord {
 
+CONCORD_HD float float_from_bits(uint32_t bits) {
+#if defined(__CUDA_ARCH__)
+  return __uint_as_float(bits);
+#else
+  return std::bit_cast<float>(bits);
+#endif
+}
+
 // f16 bits -> f32. Handles zeros, subnormals, infinities and NaNs exactly.
-inline float f16_to_f32(uint16_t h) {
+CONCORD_HD float f16_to_f32(uint16_t h) {
   const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
   const uint32_t exponent = (h >> 10) & 0x1fu;
   uint32_t mantissa = h & 0x3ffu;
@@ -27,7 +38,7 @@ inline float f16_to_f32(uint16_t h) {
     mantissa &= 0x3ffu;
     bits = sign | (static_cast<uint32_t>(113 - shift) << 23) | (mantissa << 13);
   }
-  return std::bit_cast<float>(bits);
+  return float_from_bits(bits);
 }
 
 // f32 -> f16 bits, round to nearest even; overflow gives inf, NaN stays NaN.
@@ -54,7 +65,7 @@ inline uint16_t f32_to_f16(float f) {
   return static_cast<uint16_t>(sign | q);
 }
 
-inline float bf16_to_f32(uint16_t h) { return std::bit_cast<float>(static_cast<uint32_t>(h) << 16); }
+CONCORD_HD float bf16_to_f32(uint16_t h) { return float_from_bits(static_cast<uint32_t>(h) << 16); }
 
 // f32 -> bf16 bits, round to nearest even; NaN stays a quiet NaN.
 inline uint16_t f32_to_bf16(float f) {
