@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   concord::cli::add_chat_command(app);
   concord::cli::add_probe_command(app);
   concord::cli::add_parity_command(app);
+  concord::cli::add_bench_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -38,6 +38,8 @@ class LlamaModel : public Model {
     info_.kv_width = hp_.kv_width();
     info_.n_params = weights_.n_params();
     info_.weight_bytes = weights_.bytes();
+    // Tied models read the table in full for the logits, so it counts as read per token.
+    info_.embedding_bytes = weights_.has("output.weight") ? file.tensor("token_embd.weight").n_bytes : 0;
     info_.weight_types = weights_.types();
     rope_.n_rot = static_cast<int>(hp_.n_rot);
     rope_.freq_base = hp_.rope_base;

@@ -5,6 +5,7 @@
 #include "quant/quant.h"
 #include "util/error.h"
 #include "util/rng.h"
+#include "util/thread_pool.h"
 
 namespace concord {
 namespace {
@@ -88,20 +89,33 @@ gguf::Writer synthesize_llama(const SynthOptions& options) {
   w.set("tokenizer.ggml.eos_token_id", uint32_t{2});
   w.set("tokenizer.ggml.add_bos_token", true);
 
+  // Tensors are generated in parallel (each from its own seeded stream, so the result does
+  // not depend on the thread count) and added in file order.
   const std::vector<TensorSpec> specs = llama_tensor_specs(hp);
-  for (size_t i = 0; i < specs.size(); ++i) {
-    const TensorSpec& spec = specs[i];
-    if (!spec.required) continue;  // e.g. output.weight of a tied model
+  for (const TensorSpec& spec : specs) {
     const GgmlType type = spec.is_matrix ? options.weight_type : GgmlType::F32;
     const int64_t block = type_info(type).block_size;
-    if (spec.shape[0] % block != 0) {
+    if (spec.required && spec.shape[0] % block != 0) {
       fail("tensor '{}' has rows of {} elements, not a multiple of the {} block size {}: "
            "pick dimensions divisible by {}", spec.name, spec.shape[0], type_name(type), block,
            block);
     }
-    Rng rng(options.seed * 0x100000001b3ull + i);
-    const std::vector<float> values = random_values(spec, rng);
-    w.add_tensor(spec.name, type, spec.shape, quantize(type, values));
+  }
+  std::vector<std::vector<uint8_t>> data(specs.size());
+  ThreadPool pool;
+  pool.parallel_for(static_cast<int64_t>(specs.size()), [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const TensorSpec& spec = specs[static_cast<size_t>(i)];
+      if (!spec.required) continue;  // e.g. output.weight of a tied model
+      Rng rng(options.seed * 0x100000001b3ull + static_cast<uint64_t>(i));
+      data[static_cast<size_t>(i)] =
+          quantize(spec.is_matrix ? options.weight_type : GgmlType::F32, random_values(spec, rng));
+    }
+  });
+  for (size_t i = 0; i < specs.size(); ++i) {
+    if (!specs[i].required) continue;
+    const GgmlType type = specs[i].is_matrix ? options.weight_type : GgmlType::F32;
+    w.add_tensor(specs[i].name, type, specs[i].shape, std::move(data[i]));
   }
   return w;
 }

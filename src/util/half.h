@@ -1,7 +1,6 @@
 // IEEE binary16 (f16) and bfloat16 conversions, bit-exact and portable.
 #pragma once
 
-#include <bit>
 #include <cstdint>
 #include <cstring>
 
@@ -13,7 +12,9 @@ CONCORD_HD float float_from_bits(uint32_t bits) {
 #if defined(__CUDA_ARCH__)
   return __uint_as_float(bits);
 #else
-  return std::bit_cast<float>(bits);
+  float f;
+  std::memcpy(&f, &bits, sizeof f);  // C++17-compatible bit cast (nvcc builds as C++17)
+  return f;
 #endif
 }
 
@@ -43,7 +44,8 @@ CONCORD_HD float f16_to_f32(uint16_t h) {
 
 // f32 -> f16 bits, round to nearest even; overflow gives inf, NaN stays NaN.
 inline uint16_t f32_to_f16(float f) {
-  const uint32_t x = std::bit_cast<uint32_t>(f);
+  uint32_t x;
+  std::memcpy(&x, &f, sizeof x);
   const uint16_t sign = static_cast<uint16_t>((x >> 16) & 0x8000u);
   const uint32_t abs = x & 0x7fffffffu;
   if (abs > 0x7f800000u) return sign | 0x7e00u;  // NaN (quiet)
@@ -69,7 +71,8 @@ CONCORD_HD float bf16_to_f32(uint16_t h) { return float_from_bits(static_cast<ui
 
 // f32 -> bf16 bits, round to nearest even; NaN stays a quiet NaN.
 inline uint16_t f32_to_bf16(float f) {
-  const uint32_t x = std::bit_cast<uint32_t>(f);
+  uint32_t x;
+  std::memcpy(&x, &f, sizeof x);
   if ((x & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((x >> 16) | 0x40u);
   const uint32_t rounding = 0x7fffu + ((x >> 16) & 1u);
   return static_cast<uint16_t>((x + rounding) >> 16);

@@ -1,6 +1,7 @@
 // Every op of every registered backend against the scalar reference (the op harness).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -13,6 +14,9 @@ namespace {
 class OpParity : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(OpParity, EveryOpTypeAndShapeMatchesTheReference) {
+  if (const auto why = find_backend(GetParam())->unavailable_reason()) {
+    GTEST_SKIP() << GetParam() << " backend unavailable: " << *why;
+  }
   const std::unique_ptr<Backend> backend = create_backend(GetParam(), {2});
   const auto checks = parity::run_op_harness(*backend, {});
   ASSERT_GT(checks.size(), 50u);
@@ -40,9 +44,11 @@ TEST(OpHarness, NmseDetectsDifferences) {
   EXPECT_TRUE(std::isinf(parity::nmse({1, 2}, {1, 2, 3})));
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, OpParity, ::testing::Values("cpu", "cpu-ref"),
+INSTANTIATE_TEST_SUITE_P(Backends, OpParity, ::testing::Values("cpu", "cpu-ref", "cuda"),
                          [](const auto& info) {
-                           return info.param == "cpu" ? std::string("cpu") : std::string("cpu_ref");
+                           std::string name = info.param;
+                           std::replace(name.begin(), name.end(), '-', '_');
+                           return name;
                          });
 
 }  // namespace

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# One call on the GPU machine (the `device` tool): GPU tests, the op harness on CUDA,
+# model parity CPU<->CUDA (stories260K golden prompts, synthetic models of every weight
+# type) and benchmarks. Writes a summary and full logs under $OUT.
+#
+#   scripts/device-check.sh [BIN_DIR]
+# BIN_DIR holds prebuilt `concord` and `ops_test` (and shared/ with the stories model and
+# golden file); without it the script builds the `cuda` preset first.
+# Stages can be skipped with SKIP="parity bench" etc.; BENCH_TYPES picks benchmark types.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT="${OUT:-$PWD/device-out}"
+mkdir -p "$OUT"
+BIN="${1:-}"
+SKIP="${SKIP:-}"
+summary="$OUT/summary.txt"
+: >"$summary"
+note() { echo "$*" | tee -a "$summary"; }
+skip() { [[ " $SKIP " == *" $1 "* ]]; }
+
+if [[ -z "$BIN" || ! -x "$BIN/concord" ]]; then
+  note "== building the cuda preset"
+  cmake --preset cuda >"$OUT/build.log" 2>&1 && cmake --build --preset cuda -j "$(nproc)" >>"$OUT/build.log" 2>&1 \
+    || { note "build failed (see build.log)"; tail -30 "$OUT/build.log"; exit 1; }
+  BIN=build/cuda
+  cp build/cuda/src/concord build/cuda/tests/ops_test "$OUT/" 2>/dev/null
+  BIN_CONCORD=build/cuda/src/concord
+  BIN_OPS=build/cuda/tests/ops_test
+else
+  BIN_CONCORD="$BIN/concord"
+  BIN_OPS="$BIN/ops_test"
+fi
+SHARED="${BIN}/shared"
+[[ -d "$SHARED" ]] || SHARED=../shared
+
+note "== device"
+nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv,noheader | tee -a "$summary"
+"$BIN_CONCORD" probe >"$OUT/probe.txt" 2>&1
+grep -E "auto selects|device:" "$OUT/probe.txt" | tee -a "$summary"
+
+if ! skip ops; then
+  note "== op harness on CUDA"
+  "$BIN_OPS" --gtest_brief=1 >"$OUT/ops_test.log" 2>&1; note "ops_test exit $?"
+  "$BIN_CONCORD" parity --ops --backend cuda --perf >"$OUT/ops-cuda.txt" 2>&1
+  note "$(tail -1 "$OUT/ops-cuda.txt")"
+  grep -E "FAIL" "$OUT/ops-cuda.txt" | head -20 | tee -a "$summary"
+fi
+
+if ! skip parity; then
+  note "== model parity cpu vs cuda"
+  if [[ -f "$SHARED/golden/stories260K-greedy.json" ]]; then
+    python3 -c "import json,sys; [print(c['prompt']) for c in json.load(open(sys.argv[1]))]" \
+      "$SHARED/golden/stories260K-greedy.json" >"$OUT/golden-prompts.txt"
+    "$BIN_CONCORD" parity -m "$SHARED/models/stories260K.gguf" --backends cpu,cuda -n 256 \
+      --prompts "$OUT/golden-prompts.txt" --receipt "$OUT/receipt-stories.json" >"$OUT/parity-stories.txt" 2>&1
+    note "stories260K (256 tokens): $(tail -2 "$OUT/parity-stories.txt" | head -1)"
+  fi
+  mkdir -p /tmp/concord-models
+  for t in ${PARITY_TYPES:-f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q2_k q3_k q4_k q5_k q6_k}; do
+    m=/tmp/concord-models/parity-$t.gguf
+    "$BIN_CONCORD" synth -o "$m" --layers 4 --width 1024 --heads 16 --kv-heads 4 --ff 2816 --vocab 32000 \
+      --type "$t" --seed 5 >/dev/null
+    "$BIN_CONCORD" parity -m "$m" --backends cpu,cuda -n 32 --receipt "$OUT/receipt-$t.json" \
+      >"$OUT/parity-$t.txt" 2>&1
+    note "synthetic $t: $(grep -c '^ok' "$OUT/parity-$t.txt") ok, $(grep -c '^FAIL' "$OUT/parity-$t.txt") failed; $(grep -oE 'cosine [0-9.]+' "$OUT/parity-$t.txt" | sort | head -1)"
+    rm -f "$m"
+  done
+  cat "$OUT"/parity-*.txt >"$OUT/parity-all.txt"
+fi
+
+if ! skip bench; then
+  note "== benchmarks (synthetic Llama-3.2-1B shape: width 2048, 16 layers, 32/8 heads, ff 8192, vocab 128256)"
+  for t in ${BENCH_TYPES:-f16 q8_0 q4_0 q4_k}; do
+    m=/tmp/concord-models/bench-1b-$t.gguf
+    "$BIN_CONCORD" synth -o "$m" --layers 16 --width 2048 --heads 32 --kv-heads 8 --ff 8192 --vocab 128256 \
+      --ctx 1024 --type "$t" --seed 1 >/dev/null
+    "$BIN_CONCORD" bench -m "$m" --backend cuda -p 512 -n 128 -r 3 >"$OUT/bench-1b-$t.txt" 2>&1
+    grep -E "^\| " "$OUT/bench-1b-$t.txt" | grep -v "model" | tee -a "$summary"
+    grep "copy bandwidth" "$OUT/bench-1b-$t.txt" | tee -a "$summary"
+    rm -f "$m"
+  done
+fi
+note "== done"

@@ -1,0 +1,171 @@
+// The CUDA backend: device memory, one stream, cuBLAS for batched matmuls, and the
+// kernels of kernels.cu for everything else. Weights stay resident in their GGUF format.
+#include "backends/cuda/cuda_backend.h"
+
+#include <fmt/format.h>
+
+#include "backends/cuda/kernels.cuh"
+#include "util/error.h"
+
+namespace concord {
+namespace {
+
+using cuda::check;
+
+class CudaBuffer : public DeviceBuffer {
+ public:
+  CudaBuffer(void* data, size_t bytes) : data_(data), bytes_(bytes) {}
+  ~CudaBuffer() override { cudaFree(data_); }
+  void* data() const override { return data_; }
+  size_t bytes() const override { return bytes_; }
+
+ private:
+  void* data_;
+  size_t bytes_;
+};
+
+// Dequantised weight rows staged for cuBLAS: at most this many floats at a time.
+constexpr int64_t kStagingFloats = int64_t{32} << 20;  // 128 MiB
+
+class CudaBackend : public Backend {
+ public:
+  explicit CudaBackend(int device) : device_(device) {
+    check(cudaSetDevice(device), "cudaSetDevice");
+    check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
+    check(cublasCreate(&cublas_), "cublasCreate");
+    check(cublasSetStream(cublas_, stream_), "cublasSetStream");
+    cudaDeviceProp prop{};
+    check(cudaGetDeviceProperties(&prop, device), "cudaGetDeviceProperties");
+    size_t free = 0, total = 0;
+    check(cudaMemGetInfo(&free, &total), "cudaMemGetInfo");
+    caps_.weight_types = {GgmlType::F32,  GgmlType::F16,  GgmlType::BF16, GgmlType::Q4_0, GgmlType::Q4_1,
+                          GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q8_0, GgmlType::Q2_K, GgmlType::Q3_K,
+                          GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K};
+    caps_.kv_types = {KvType::F32, KvType::F16};
+    caps_.max_batch_tokens = 1 << 16;
+    caps_.max_context = 1 << 20;
+    caps_.flash_attention = false;
+    caps_.graphs = false;
+    caps_.devices.push_back({prop.name, total, free, prop.multiProcessorCount,
+                             fmt::format("compute capability {}.{}, {}", prop.major, prop.minor, cuda_versions())});
+  }
+  ~CudaBackend() override {
+    cublasDestroy(cublas_);
+    cudaStreamDestroy(stream_);
+  }
+
+  std::string name() const override { return "cuda"; }
+  const Capabilities& capabilities() const override { return caps_; }
+
+  std::unique_ptr<DeviceBuffer> allocate(size_t bytes) override {
+    void* p = nullptr;
+    if (cudaMalloc(&p, std::max<size_t>(bytes, 1)) != cudaSuccess) {
+      cudaGetLastError();  // clear the sticky allocation error
+      size_t free = 0, total = 0;
+      cudaMemGetInfo(&free, &total);
+      fail("CUDA device {} is out of memory: {} bytes needed, {} free of {}", device_, bytes, free, total);
+    }
+    return std::make_unique<CudaBuffer>(p, bytes);
+  }
+  void upload(void* dst, const void* src, size_t bytes) override {
+    if (bytes == 0) return;
+    check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream_), "upload");
+    check(cudaStreamSynchronize(stream_), "upload sync");  // the host buffer may go away
+  }
+  void download(void* dst, const void* src, size_t bytes) override {
+    if (bytes == 0) return;
+    check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream_), "download");
+    check(cudaStreamSynchronize(stream_), "download sync");
+  }
+  void synchronize() override { check(cudaStreamSynchronize(stream_), "synchronize"); }
+
+  void embed(const Weight& table, const BatchView& batch, float* out) override {
+    cuda::embed(table, batch, out, stream_);
+  }
+  void rms_norm(const float* x, const float* weight, float* out, int n, int dim, float eps) override {
+    cuda::rms_norm(x, weight, out, n, dim, eps, stream_);
+  }
+  // Few tokens: the fused dequantise-dot kernel reads each weight byte once. More tokens:
+  // dequantise row chunks to float32 and let cuBLAS multiply (full float32 accuracy).
+  void matmul(const Weight& w, const float* x, float* out, int n) override {
+    if (n <= cuda::kMaxMatvecTokens) {
+      cuda::matvec(w, x, out, n, stream_);
+      return;
+    }
+    const int64_t rows_per_chunk = std::max<int64_t>(1, kStagingFloats / w.n_in);
+    const float alpha = 1.0f, beta = 0.0f;
+    for (int64_t first = 0; first < w.n_out; first += rows_per_chunk) {
+      const int64_t count = std::min(rows_per_chunk, w.n_out - first);
+      const float* rows;
+      if (w.type == GgmlType::F32) {
+        rows = static_cast<const float*>(w.data) + first * w.n_in;
+      } else {
+        float* staging = staging_floats(count * w.n_in);
+        cuda::dequantize_rows(w, first, count, staging, stream_);
+        rows = staging;
+      }
+      // Column-major view: out^T[first..first+count, n] = rows (n_in x count)^T · x^T (n_in x n).
+      check(cublasSgemm(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(count), n, static_cast<int>(w.n_in),
+                        &alpha, rows, static_cast<int>(w.n_in), x, static_cast<int>(w.n_in), &beta, out + first,
+                        static_cast<int>(w.n_out)),
+            "cublasSgemm");
+    }
+  }
+  void rope(float* x, const BatchView& batch, int n_heads, int head_dim, const RopeParams& params) override {
+    cuda::rope(x, batch, n_heads, head_dim, params, stream_);
+  }
+  void store_kv(const KvLayer& cache, const float* k, const float* v, const BatchView& batch) override {
+    cuda::store_kv(cache, k, v, batch, stream_);
+  }
+  void attention(const KvLayer& cache, const float* q, const BatchView& batch, const AttentionParams& params,
+                 float* out) override {
+    cuda::attention(cache, q, batch, params, out, stream_);
+  }
+  void swiglu(const float* gate, const float* up, float* out, int64_t n) override {
+    cuda::swiglu(gate, up, out, n, stream_);
+  }
+  void add(const float* a, const float* b, float* out, int64_t n) override { cuda::add(a, b, out, n, stream_); }
+  void gather_rows(const float* x, const int32_t* rows, int n_rows, int dim, float* out) override {
+    cuda::gather_rows(x, rows, n_rows, dim, out, stream_);
+  }
+
+ private:
+  float* staging_floats(int64_t n) {
+    if (!staging_ || staging_->bytes() < static_cast<size_t>(n) * sizeof(float)) {
+      synchronize();  // the old buffer may still be in use by queued work
+      staging_ = allocate(static_cast<size_t>(n) * sizeof(float));
+    }
+    return staging_->as<float>();
+  }
+
+  int device_;
+  cudaStream_t stream_ = nullptr;
+  cublasHandle_t cublas_ = nullptr;
+  Capabilities caps_;
+  std::unique_ptr<DeviceBuffer> staging_;
+};
+
+}  // namespace
+
+std::optional<std::string> cuda_unavailable_reason() {
+  int count = 0;
+  const cudaError_t status = cudaGetDeviceCount(&count);
+  if (status != cudaSuccess) {
+    cudaGetLastError();
+    return fmt::format("no CUDA device ({})", cudaGetErrorString(status));
+  }
+  if (count == 0) return std::string("no CUDA device");
+  return std::nullopt;
+}
+
+std::string cuda_versions() {
+  int runtime = 0, driver = 0;
+  cudaRuntimeGetVersion(&runtime);
+  cudaDriverGetVersion(&driver);
+  return fmt::format("runtime {}.{}, driver {}.{}", runtime / 1000, runtime % 1000 / 10, driver / 1000,
+                     driver % 1000 / 10);
+}
+
+std::unique_ptr<Backend> make_cuda_backend(int device) { return std::make_unique<CudaBackend>(device); }
+
+}  // namespace concord

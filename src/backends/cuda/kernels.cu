@@ -1,0 +1,338 @@
+#include "backends/cuda/kernels.cuh"
+
+#include <cuda_fp16.h>
+
+#include "quant/decode.h"
+#include "quant/types.h"
+#include "util/error.h"
+
+namespace concord::cuda {
+namespace {
+
+constexpr int kWarp = 32;
+
+// Calls f(Tag<Block, elements per block>{}) for a weight type: the one place that maps
+// GgmlType to its device decoder.
+template <typename B, int N>
+struct Tag {
+  using Block = B;
+  static constexpr int kBlockSize = N;
+};
+template <typename F>
+void dispatch(GgmlType type, F&& f) {
+  switch (type) {
+    case GgmlType::F32: return f(Tag<decode::F32Element, 1>{});
+    case GgmlType::F16: return f(Tag<decode::F16Element, 1>{});
+    case GgmlType::BF16: return f(Tag<decode::BF16Element, 1>{});
+    case GgmlType::Q4_0: return f(Tag<BlockQ4_0, kQK>{});
+    case GgmlType::Q4_1: return f(Tag<BlockQ4_1, kQK>{});
+    case GgmlType::Q5_0: return f(Tag<BlockQ5_0, kQK>{});
+    case GgmlType::Q5_1: return f(Tag<BlockQ5_1, kQK>{});
+    case GgmlType::Q8_0: return f(Tag<BlockQ8_0, kQK>{});
+    case GgmlType::Q2_K: return f(Tag<BlockQ2_K, kQKK>{});
+    case GgmlType::Q3_K: return f(Tag<BlockQ3_K, kQKK>{});
+    case GgmlType::Q4_K: return f(Tag<BlockQ4_K, kQKK>{});
+    case GgmlType::Q5_K: return f(Tag<BlockQ5_K, kQKK>{});
+    case GgmlType::Q6_K: return f(Tag<BlockQ6_K, kQKK>{});
+    default: fail("the CUDA backend has no kernel for weight type {}", type_name(type));
+  }
+}
+
+int blocks_for(int64_t n, int threads) { return static_cast<int>((n + threads - 1) / threads); }
+
+__device__ float warp_sum(float v) {
+  for (int offset = kWarp / 2; offset > 0; offset /= 2) v += __shfl_xor_sync(0xffffffffu, v, offset);
+  return v;
+}
+
+// --- matmul ----------------------------------------------------------------------------------
+
+constexpr int kMatvecWarps = 4;
+
+// One warp per output row; lanes stride over the row's elements, decode each and dot it
+// with every token's activations.
+template <typename Block, int BS>
+__global__ void matvec_kernel(const Block* __restrict__ w, int64_t n_in, int64_t n_out,
+                              const float* __restrict__ x, float* __restrict__ out, int n) {
+  const int warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp;
+  const int64_t row = static_cast<int64_t>(blockIdx.x) * kMatvecWarps + warp;
+  if (row >= n_out) return;
+  const Block* r = w + row * (n_in / BS);
+  float acc[kMaxMatvecTokens];
+#pragma unroll
+  for (int t = 0; t < kMaxMatvecTokens; ++t) acc[t] = 0.0f;
+  for (int64_t e = lane; e < n_in; e += kWarp) {
+    const float v = decode::element(r[e / BS], static_cast<int>(e % BS));
+#pragma unroll
+    for (int t = 0; t < kMaxMatvecTokens; ++t) {
+      if (t < n) acc[t] += v * x[t * n_in + e];
+    }
+  }
+#pragma unroll
+  for (int t = 0; t < kMaxMatvecTokens; ++t) {
+    if (t < n) {
+      const float s = warp_sum(acc[t]);
+      if (lane == 0) out[t * n_out + row] = s;
+    }
+  }
+}
+
+template <typename Block, int BS>
+__global__ void dequantize_rows_kernel(const Block* __restrict__ w, int64_t n_in, int64_t first,
+                                       int64_t count, float* __restrict__ out) {
+  const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (idx >= count * n_in) return;
+  const int64_t e = (first * n_in) + idx;  // element index in the whole matrix
+  out[idx] = decode::element(w[e / BS], static_cast<int>(e % BS));
+}
+
+template <typename Block, int BS>
+__global__ void embed_kernel(const Block* __restrict__ table, int64_t n_in, const int32_t* __restrict__ tokens,
+                             int n, float* __restrict__ out) {
+  const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (idx >= n * n_in) return;
+  const int64_t t = idx / n_in, i = idx % n_in;
+  const int64_t e = static_cast<int64_t>(tokens[t]) * n_in + i;
+  out[idx] = decode::element(table[e / BS], static_cast<int>(e % BS));
+}
+
+// --- normalisation, rotation, element-wise ------------------------------------------------
+
+constexpr int kNormThreads = 256;
+
+__global__ void rms_norm_kernel(const float* __restrict__ x, const float* __restrict__ weight,
+                                float* __restrict__ out, int dim, float eps) {
+  __shared__ float partial[kNormThreads / kWarp];
+  const float* xr = x + static_cast<int64_t>(blockIdx.x) * dim;
+  float sum = 0.0f;
+  for (int i = threadIdx.x; i < dim; i += blockDim.x) sum += xr[i] * xr[i];
+  sum = warp_sum(sum);
+  if (threadIdx.x % kWarp == 0) partial[threadIdx.x / kWarp] = sum;
+  __syncthreads();
+  float total = 0.0f;
+  for (int w = 0; w < kNormThreads / kWarp; ++w) total += partial[w];
+  const float inv_rms = rsqrtf(total / dim + eps);
+  float* yr = out + static_cast<int64_t>(blockIdx.x) * dim;
+  for (int i = threadIdx.x; i < dim; i += blockDim.x) yr[i] = xr[i] * inv_rms * weight[i];
+}
+
+// One thread per rotated pair; angles in double, as the reference computes them.
+__global__ void rope_kernel(float* __restrict__ x, const int32_t* __restrict__ positions, int n,
+                            int n_heads, int head_dim, RopeParams p) {
+  const int half = p.n_rot / 2;
+  const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (idx >= static_cast<int64_t>(n) * n_heads * half) return;
+  const int i = static_cast<int>(idx % half);
+  const int64_t th = idx / half;  // token * n_heads + head
+  const int t = static_cast<int>(th / n_heads);
+  const double inv_freq = pow(static_cast<double>(p.freq_base), -2.0 * i / p.n_rot);
+  const double factor = p.freq_factors != nullptr ? p.freq_factors[i] : 1.0;
+  const double theta = positions[t] * static_cast<double>(p.freq_scale) * inv_freq / factor;
+  double s, c;
+  sincos(theta, &s, &c);
+  float* v = x + th * head_dim;
+  const int a = p.neox ? i : 2 * i, b = p.neox ? i + half : 2 * i + 1;
+  const double x0 = v[a], x1 = v[b];
+  v[a] = static_cast<float>(x0 * c - x1 * s);
+  v[b] = static_cast<float>(x0 * s + x1 * c);
+}
+
+__device__ float load_kv(const void* base, KvType type, int64_t i) {
+  return type == KvType::F32 ? static_cast<const float*>(base)[i]
+                             : __half2float(static_cast<const __half*>(base)[i]);
+}
+__device__ void store_kv_value(void* base, KvType type, int64_t i, float v) {
+  if (type == KvType::F32) {
+    static_cast<float*>(base)[i] = v;
+  } else {
+    static_cast<__half*>(base)[i] = __float2half_rn(v);
+  }
+}
+
+__global__ void store_kv_kernel(KvLayer c, const float* __restrict__ k, const float* __restrict__ v,
+                                const int32_t* __restrict__ slots, const int32_t* __restrict__ positions, int n) {
+  const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (idx >= n * c.kv_width) return;
+  const int64_t t = idx / c.kv_width, i = idx % c.kv_width;
+  const int64_t dst = (static_cast<int64_t>(slots[t]) * c.n_ctx + positions[t]) * c.kv_width + i;
+  store_kv_value(c.k, c.type, dst, k[idx]);
+  store_kv_value(c.v, c.type, dst, v[idx]);
+}
+
+// Attention: one block of kAttnWarps warps per (token, head). Each warp walks a strided
+// subset of the keys with an online softmax (running max, sum and weighted values in
+// registers); the warps' partial results are merged at the end. Lanes own head dims
+// lane, lane + 32, ... (head_dim <= 32 * kMaxDimsPerLane).
+constexpr int kAttnWarps = 4;
+constexpr int kMaxDimsPerLane = 8;
+
+__global__ void attention_kernel(KvLayer c, const float* __restrict__ q, const int32_t* __restrict__ slots,
+                                 const int32_t* __restrict__ positions, AttentionParams p, float* __restrict__ out) {
+  const int t = blockIdx.x / p.n_head, h = blockIdx.x % p.n_head;
+  const int warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp;
+  const int n_keys = positions[t] + 1;
+  const int group = p.n_head / p.n_head_kv;
+  const int q_width = p.n_head * p.head_dim;
+  const float* qh = q + static_cast<int64_t>(t) * q_width + h * p.head_dim;
+  const int64_t base = static_cast<int64_t>(slots[t]) * c.n_ctx * c.kv_width + static_cast<int64_t>(h / group) * p.head_dim;
+
+  float qv[kMaxDimsPerLane], acc[kMaxDimsPerLane];
+#pragma unroll
+  for (int k = 0; k < kMaxDimsPerLane; ++k) {
+    const int d = lane + k * kWarp;
+    qv[k] = d < p.head_dim ? qh[d] : 0.0f;
+    acc[k] = 0.0f;
+  }
+  float m = -INFINITY, l = 0.0f;
+  for (int j = warp; j < n_keys; j += kAttnWarps) {
+    const int64_t row = base + static_cast<int64_t>(j) * c.kv_width;
+    float dot = 0.0f;
+#pragma unroll
+    for (int k = 0; k < kMaxDimsPerLane; ++k) {
+      const int d = lane + k * kWarp;
+      if (d < p.head_dim) dot += qv[k] * load_kv(c.k, c.type, row + d);
+    }
+    const float s = warp_sum(dot) * p.scale;
+    const float m_new = fmaxf(m, s);
+    const float rescale = __expf(m - m_new), w = __expf(s - m_new);
+    l = l * rescale + w;
+#pragma unroll
+    for (int k = 0; k < kMaxDimsPerLane; ++k) {
+      const int d = lane + k * kWarp;
+      if (d < p.head_dim) acc[k] = acc[k] * rescale + w * load_kv(c.v, c.type, row + d);
+    }
+    m = m_new;
+  }
+  __shared__ float warp_m[kAttnWarps], warp_l[kAttnWarps];
+  __shared__ float warp_acc[kAttnWarps][kMaxDimsPerLane * kWarp];
+  if (lane == 0) warp_m[warp] = m, warp_l[warp] = l;
+#pragma unroll
+  for (int k = 0; k < kMaxDimsPerLane; ++k) warp_acc[warp][lane + k * kWarp] = acc[k];
+  __syncthreads();
+  float m_all = -INFINITY;
+  for (int w = 0; w < kAttnWarps; ++w) m_all = fmaxf(m_all, warp_m[w]);
+  float l_all = 0.0f;
+  for (int w = 0; w < kAttnWarps; ++w) {
+    if (warp_l[w] > 0.0f) l_all += warp_l[w] * __expf(warp_m[w] - m_all);
+  }
+  float* oh = out + static_cast<int64_t>(t) * q_width + h * p.head_dim;
+  for (int d = threadIdx.x; d < p.head_dim; d += blockDim.x) {
+    float v = 0.0f;
+    for (int w = 0; w < kAttnWarps; ++w) {
+      if (warp_l[w] > 0.0f) v += warp_acc[w][d] * __expf(warp_m[w] - m_all);
+    }
+    oh[d] = v / l_all;
+  }
+}
+
+__global__ void swiglu_kernel(const float* __restrict__ gate, const float* __restrict__ up, float* __restrict__ out,
+                              int64_t n) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) {
+    const float g = gate[i];
+    out[i] = g / (1.0f + expf(-g)) * up[i];
+  }
+}
+
+__global__ void add_kernel(const float* __restrict__ a, const float* __restrict__ b, float* __restrict__ out, int64_t n) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) out[i] = a[i] + b[i];
+}
+
+__global__ void gather_rows_kernel(const float* __restrict__ x, const int32_t* __restrict__ rows, int n_rows, int dim,
+                                   float* __restrict__ out) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < static_cast<int64_t>(n_rows) * dim) out[i] = x[static_cast<int64_t>(rows[i / dim]) * dim + i % dim];
+}
+
+constexpr int kThreads = 256;
+
+void check_launch(const char* what) { check(cudaGetLastError(), what); }
+
+}  // namespace
+
+void check(cudaError_t status, const char* what) {
+  if (status != cudaSuccess) fail("CUDA {} failed: {}", what, cudaGetErrorString(status));
+}
+
+void check(cublasStatus_t status, const char* what) {
+  if (status != CUBLAS_STATUS_SUCCESS) fail("cuBLAS {} failed: status {}", what, static_cast<int>(status));
+}
+
+void matvec(const Weight& w, const float* x, float* out, int n, cudaStream_t stream) {
+  dispatch(w.type, [&](auto tag) {
+    using T = decltype(tag);
+    matvec_kernel<typename T::Block, T::kBlockSize><<<blocks_for(w.n_out, kMatvecWarps), kMatvecWarps * kWarp, 0, stream>>>(
+        static_cast<const typename T::Block*>(w.data), w.n_in, w.n_out, x, out, n);
+  });
+  check_launch("matvec");
+}
+
+void dequantize_rows(const Weight& w, int64_t first, int64_t count, float* out, cudaStream_t stream) {
+  dispatch(w.type, [&](auto tag) {
+    using T = decltype(tag);
+    dequantize_rows_kernel<typename T::Block, T::kBlockSize><<<blocks_for(count * w.n_in, kThreads), kThreads, 0, stream>>>(
+        static_cast<const typename T::Block*>(w.data), w.n_in, first, count, out);
+  });
+  check_launch("dequantize_rows");
+}
+
+void embed(const Weight& table, const BatchView& batch, float* out, cudaStream_t stream) {
+  dispatch(table.type, [&](auto tag) {
+    using T = decltype(tag);
+    embed_kernel<typename T::Block, T::kBlockSize><<<blocks_for(batch.n * table.n_in, kThreads), kThreads, 0, stream>>>(
+        static_cast<const typename T::Block*>(table.data), table.n_in, batch.tokens, batch.n, out);
+  });
+  check_launch("embed");
+}
+
+void rms_norm(const float* x, const float* weight, float* out, int n, int dim, float eps, cudaStream_t stream) {
+  if (n == 0) return;
+  rms_norm_kernel<<<n, kNormThreads, 0, stream>>>(x, weight, out, dim, eps);
+  check_launch("rms_norm");
+}
+
+void rope(float* x, const BatchView& batch, int n_heads, int head_dim, const RopeParams& p, cudaStream_t stream) {
+  const int64_t pairs = static_cast<int64_t>(batch.n) * n_heads * (p.n_rot / 2);
+  if (pairs == 0) return;
+  rope_kernel<<<blocks_for(pairs, kThreads), kThreads, 0, stream>>>(x, batch.positions, batch.n, n_heads, head_dim, p);
+  check_launch("rope");
+}
+
+void store_kv(const KvLayer& cache, const float* k, const float* v, const BatchView& batch, cudaStream_t stream) {
+  const int64_t n = batch.n * cache.kv_width;
+  if (n == 0) return;
+  store_kv_kernel<<<blocks_for(n, kThreads), kThreads, 0, stream>>>(cache, k, v, batch.slots, batch.positions, batch.n);
+  check_launch("store_kv");
+}
+
+void attention(const KvLayer& cache, const float* q, const BatchView& batch, const AttentionParams& p, float* out,
+               cudaStream_t stream) {
+  if (p.head_dim > kMaxDimsPerLane * kWarp) {
+    fail("the CUDA attention kernel supports head sizes up to {}, got {}", kMaxDimsPerLane * kWarp, p.head_dim);
+  }
+  if (batch.n == 0) return;
+  attention_kernel<<<batch.n * p.n_head, kAttnWarps * kWarp, 0, stream>>>(cache, q, batch.slots, batch.positions, p, out);
+  check_launch("attention");
+}
+
+void swiglu(const float* gate, const float* up, float* out, int64_t n, cudaStream_t stream) {
+  if (n == 0) return;
+  swiglu_kernel<<<blocks_for(n, kThreads), kThreads, 0, stream>>>(gate, up, out, n);
+  check_launch("swiglu");
+}
+
+void add(const float* a, const float* b, float* out, int64_t n, cudaStream_t stream) {
+  if (n == 0) return;
+  add_kernel<<<blocks_for(n, kThreads), kThreads, 0, stream>>>(a, b, out, n);
+  check_launch("add");
+}
+
+void gather_rows(const float* x, const int32_t* rows, int n_rows, int dim, float* out, cudaStream_t stream) {
+  const int64_t n = static_cast<int64_t>(n_rows) * dim;
+  if (n == 0) return;
+  gather_rows_kernel<<<blocks_for(n, kThreads), kThreads, 0, stream>>>(x, rows, n_rows, dim, out);
+  check_launch("gather_rows");
+}
+
+}  // namespace concord::cuda

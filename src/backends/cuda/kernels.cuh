@@ -1,0 +1,36 @@
+// CUDA kernels of the backend ops (launchers callable from cuda_backend.cu). Every kernel
+// mirrors an op of backends/cpu/reference_ops and is checked against it by the op harness.
+#pragma once
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include "backend/backend.h"
+
+namespace concord::cuda {
+
+// out[t] = W · x[t] for n <= kMaxMatvecTokens: fused dequantise + dot, one warp per row.
+inline constexpr int kMaxMatvecTokens = 8;
+void matvec(const Weight& w, const float* x, float* out, int n, cudaStream_t stream);
+// Dequantises rows [first, first + count) of W into float32 [count, n_in].
+void dequantize_rows(const Weight& w, int64_t first, int64_t count, float* out, cudaStream_t stream);
+
+void embed(const Weight& table, const BatchView& batch, float* out, cudaStream_t stream);
+void rms_norm(const float* x, const float* weight, float* out, int n, int dim, float eps,
+              cudaStream_t stream);
+void rope(float* x, const BatchView& batch, int n_heads, int head_dim, const RopeParams& p,
+          cudaStream_t stream);
+void store_kv(const KvLayer& cache, const float* k, const float* v, const BatchView& batch,
+              cudaStream_t stream);
+void attention(const KvLayer& cache, const float* q, const BatchView& batch,
+               const AttentionParams& p, float* out, cudaStream_t stream);
+void swiglu(const float* gate, const float* up, float* out, int64_t n, cudaStream_t stream);
+void add(const float* a, const float* b, float* out, int64_t n, cudaStream_t stream);
+void gather_rows(const float* x, const int32_t* rows, int n_rows, int dim, float* out,
+                 cudaStream_t stream);
+
+// Throws concord::Error naming the call and CUDA's message.
+void check(cudaError_t status, const char* what);
+void check(cublasStatus_t status, const char* what);
+
+}  // namespace concord::cuda

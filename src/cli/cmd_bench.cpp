@@ -1,0 +1,161 @@
+// `concord bench -m MODEL [-p 512] [-n 128] [-r 3] [--backend B] [--json]`: prompt
+// processing (pp) and generation (tg) rates, as llama-bench reports them, plus for
+// generation the bandwidth achieved (weight bytes read per token x tokens/s) and its ratio
+// to a copy bandwidth measured in the same run on the same device (the backend's `add`
+// over buffers far larger than any cache: 2 reads + 1 write per element).
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/engine_options.h"
+#include "util/error.h"
+#include "util/rng.h"
+
+namespace concord::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Stat {
+  double mean = 0, sd = 0;
+};
+Stat stats(const std::vector<double>& v) {
+  Stat s;
+  for (double x : v) s.mean += x;
+  s.mean /= static_cast<double>(v.size());
+  for (double x : v) s.sd += (x - s.mean) * (x - s.mean);
+  s.sd = v.size() > 1 ? std::sqrt(s.sd / static_cast<double>(v.size() - 1)) : 0.0;
+  return s;
+}
+
+// Bytes/s of the backend's element-wise add over `n` floats per operand.
+double copy_bandwidth(Backend& b, int64_t n) {
+  auto x = b.allocate(static_cast<size_t>(n) * 4), y = b.allocate(static_cast<size_t>(n) * 4),
+       z = b.allocate(static_cast<size_t>(n) * 4);
+  std::vector<float> host(static_cast<size_t>(n), 1.0f);
+  b.upload(x->data(), host.data(), host.size() * 4);
+  b.upload(y->data(), host.data(), host.size() * 4);
+  b.add(x->as<float>(), y->as<float>(), z->as<float>(), n);  // warm-up
+  b.synchronize();
+  const int reps = 10;
+  const auto start = Clock::now();
+  for (int i = 0; i < reps; ++i) b.add(x->as<float>(), y->as<float>(), z->as<float>(), n);
+  b.synchronize();
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return 3.0 * 4.0 * static_cast<double>(n) * reps / seconds;
+}
+
+std::vector<TokenId> random_tokens(int n, int64_t n_vocab, uint64_t seed) {
+  Rng rng(seed);
+  std::vector<TokenId> t(static_cast<size_t>(n));
+  for (TokenId& id : t) id = static_cast<TokenId>(rng.next_u64() % static_cast<uint64_t>(n_vocab));
+  return t;
+}
+
+// Seconds to prefill `tokens` into a fresh slot as one batch (logits for the last).
+double time_prefill(Engine& e, const std::vector<TokenId>& tokens) {
+  Batch b;
+  for (size_t i = 0; i < tokens.size(); ++i) b.add(tokens[i], static_cast<int32_t>(i), 0, i + 1 == tokens.size());
+  std::vector<float> logits;
+  const auto start = Clock::now();
+  e.model->forward(b, e.cache->layers(), logits);
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Seconds to decode `tokens` one at a time from position 0.
+double time_decode(Engine& e, const std::vector<TokenId>& tokens) {
+  std::vector<float> logits;
+  Batch b;
+  const auto start = Clock::now();
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    b.clear();
+    b.add(tokens[i], static_cast<int32_t>(i), 0, true);
+    e.model->forward(b, e.cache->layers(), logits);
+  }
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("bench", "Measure prompt-processing and generation speed");
+  struct Args {
+    EngineOptions engine;
+    int pp = 512, tg = 128, reps = 3;
+    bool json = false;
+  };
+  auto a = std::make_shared<Args>();
+  add_engine_options(*cmd, a->engine);
+  cmd->add_option("-p,--n-prompt", a->pp, "Prompt tokens (pp test; 0 to skip)")->capture_default_str();
+  cmd->add_option("-n,--n-gen", a->tg, "Generated tokens (tg test; 0 to skip)")->capture_default_str();
+  cmd->add_option("-r,--repetitions", a->reps, "Repetitions of each test")->capture_default_str();
+  cmd->add_flag("--json", a->json, "Print JSON");
+  cmd->callback([a] {
+    if (a->reps < 1 || a->pp < 0 || a->tg < 0) fail("-r must be >= 1 and -p, -n >= 0");
+    EngineOptions o = a->engine;
+    if (o.ctx == 0) o.ctx = std::max(a->pp, a->tg) + 1;
+    Engine e = load_engine(o);
+    const ModelInfo& info = e.model->info();
+    e.cache->acquire();
+    // Bytes a decode step reads: every weight once, except the embedding table (one row).
+    const double bytes_per_token = static_cast<double>(info.weight_bytes - info.embedding_bytes);
+    const double copy_bw = copy_bandwidth(*e.backend, e.backend->name() == "cuda" ? (int64_t{1} << 28) : (int64_t{1} << 24));
+
+    nlohmann::json rows = nlohmann::json::array();
+    auto report = [&](const std::string& test, int n_tokens, const std::vector<double>& seconds, bool decode) {
+      std::vector<double> rates;
+      for (double s : seconds) rates.push_back(n_tokens / s);
+      const Stat st = stats(rates);
+      nlohmann::json row = {{"test", test}, {"tokens_per_second", st.mean}, {"sd", st.sd}};
+      if (decode) {
+        row["bandwidth_gbs"] = bytes_per_token * st.mean / 1e9;
+        row["copy_bandwidth_gbs"] = copy_bw / 1e9;
+        row["bandwidth_ratio"] = bytes_per_token * st.mean / copy_bw;
+      }
+      rows.push_back(row);
+    };
+    if (a->pp > 0) {
+      const auto tokens = random_tokens(a->pp, info.n_vocab, 1);
+      time_prefill(e, tokens);  // warm-up
+      std::vector<double> s;
+      for (int r = 0; r < a->reps; ++r) s.push_back(time_prefill(e, tokens));
+      report(fmt::format("pp{}", a->pp), a->pp, s, false);
+    }
+    if (a->tg > 0) {
+      const auto tokens = random_tokens(a->tg, info.n_vocab, 2);
+      time_decode(e, std::vector<TokenId>(tokens.begin(), tokens.begin() + std::min(8, a->tg)));  // warm-up
+      std::vector<double> s;
+      for (int r = 0; r < a->reps; ++r) s.push_back(time_decode(e, tokens));
+      report(fmt::format("tg{}", a->tg), a->tg, s, true);
+    }
+    std::string types;
+    for (GgmlType t : info.weight_types) types += (types.empty() ? "" : "+") + std::string(type_name(t));
+    if (a->json) {
+      fmt::print("{}\n", nlohmann::json{{"model", o.model_path},
+                                        {"weight_types", types},
+                                        {"params", info.n_params},
+                                        {"weight_bytes", info.weight_bytes},
+                                        {"backend", e.backend->name()},
+                                        {"device", e.backend->capabilities().devices.at(0).name},
+                                        {"results", rows}}
+                             .dump(2));
+      return;
+    }
+    fmt::print("| {:<24} | {:>9} | {:>8} | {:<7} | {:>6} | {:>18} | {:>10} | {:>6} |\n", "model", "size GiB", "params",
+               "backend", "test", "t/s", "GB/s", "of copy");
+    for (const auto& r : rows) {
+      const bool decode = r.contains("bandwidth_gbs");
+      fmt::print("| {:<24} | {:>9.2f} | {:>7.2f}B | {:<7} | {:>6} | {:>10.2f} ± {:>5.2f} | {:>10} | {:>6} |\n", types,
+                 static_cast<double>(info.weight_bytes) / (1 << 30), static_cast<double>(info.n_params) / 1e9,
+                 e.backend->name(), r["test"].get<std::string>(), r["tokens_per_second"].get<double>(),
+                 r["sd"].get<double>(), decode ? fmt::format("{:.1f}", r["bandwidth_gbs"].get<double>()) : "",
+                 decode ? fmt::format("{:.0f}%", 100 * r["bandwidth_ratio"].get<double>()) : "");
+    }
+    fmt::print("copy bandwidth measured with the backend's add: {:.1f} GB/s\n", copy_bw / 1e9);
+  });
+}
+
+}  // namespace concord::cli
