@@ -4,7 +4,9 @@
 
 namespace concord {
 
-std::string_view kv_type_name(KvType type) { return type == KvType::F32 ? "f32" : "f16"; }
+std::string_view kv_type_name(KvType type) {
+  return type == KvType::F32 ? "f32" : "f16";
+}
 
 bool Capabilities::supports(GgmlType type) const {
   return std::find(weight_types.begin(), weight_types.end(), type) != weight_types.end();

@@ -24,8 +24,8 @@ struct DeviceInfo {
   std::string name;           // "x86_64 (AVX2)", "NVIDIA H100 80GB HBM3"
   uint64_t memory_total = 0;  // bytes
   uint64_t memory_free = 0;
-  int compute_units = 0;      // cores or SMs
-  std::string detail;         // SIMD level, compute capability, ...
+  int compute_units = 0;  // cores or SMs
+  std::string detail;     // SIMD level, compute capability, ...
 };
 
 // What a backend can do: the single declared source of truth, read by selection, by
@@ -94,6 +94,17 @@ struct BatchView {
   int n = 0;
 };
 
+// Optional: recording a sequence of ops once and replaying it (CUDA graphs), for
+// backends that declare Capabilities::graphs. Ops read their varying inputs (positions,
+// token ids) from device memory, so one recording serves every step of the same shape.
+class OpGraphs {
+ public:
+  virtual ~OpGraphs() = default;
+  virtual void begin() = 0;  // ops issued from here on are recorded, not run
+  virtual int end() = 0;     // stops recording; returns a handle for replay
+  virtual void replay(int handle) = 0;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -106,6 +117,8 @@ class Backend {
   virtual void upload(void* device_dst, const void* host_src, size_t bytes) = 0;
   virtual void download(void* host_dst, const void* device_src, size_t bytes) = 0;
   virtual void synchronize() = 0;
+  // The backend's graph recorder, or null when it has none.
+  virtual OpGraphs* graphs() { return nullptr; }
 
   // --- ops (shapes per token row) -----------------------------------------------------
   // out[t] = row tokens[t] of `table` (n_out rows of n_in), dequantised: [n, n_in].

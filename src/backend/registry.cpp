@@ -16,9 +16,10 @@ std::vector<BackendEntry> make_registry() {
   r.push_back({"cuda", "NVIDIA GPUs through CUDA", true, cuda_unavailable_reason,
                [](const BackendOptions& o) { return make_cuda_backend(o.device); }, cuda_versions});
 #else
-  r.push_back({"cuda", "NVIDIA GPUs through CUDA", false,
-               [] { return std::optional<std::string>("not compiled in (build with -DCONCORD_CUDA=ON)"); },
-               nullptr, [] { return std::string(); }});
+  r.push_back(
+      {"cuda", "NVIDIA GPUs through CUDA", false,
+       [] { return std::optional<std::string>("not compiled in (build with -DCONCORD_CUDA=ON)"); },
+       nullptr, [] { return std::string(); }});
 #endif
   r.push_back({"cpu", "optimised CPU kernels (threads, SIMD)", true,
                [] { return std::optional<std::string>(); },
@@ -61,7 +62,8 @@ std::unique_ptr<Backend> create_backend(const std::string& name, const BackendOp
     for (const std::string& n : backend_names()) list += (list.empty() ? "" : ", ") + n;
     fail("unknown backend '{}' (available: {})", name, list);
   }
-  if (const auto why = e->unavailable_reason()) fail("backend '{}' cannot run here: {}", name, *why);
+  if (const auto why = e->unavailable_reason())
+    fail("backend '{}' cannot run here: {}", name, *why);
   return e->create(options);
 }
 

@@ -34,6 +34,7 @@ const BackendEntry* find_backend(const std::string& name);
 // Names accepted by --backend / CONCORD_BACKEND: "auto" plus every registered backend.
 const std::vector<std::string>& backend_names();
 // Creates a named backend directly (no policy); throws naming unknown/unusable ones.
-std::unique_ptr<Backend> create_backend(const std::string& name, const BackendOptions& options = {});
+std::unique_ptr<Backend> create_backend(const std::string& name,
+                                        const BackendOptions& options = {});
 
 }  // namespace concord

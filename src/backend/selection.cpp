@@ -37,7 +37,8 @@ std::optional<std::string> capability_gap(const Capabilities& caps, const ModelN
   for (GgmlType t : needs.weight_types) {
     if (!caps.supports(t)) return fmt::format("no {} weight support", type_name(t));
   }
-  if (!caps.supports(needs.kv_type)) return fmt::format("no {} KV cache", kv_type_name(needs.kv_type));
+  if (!caps.supports(needs.kv_type))
+    return fmt::format("no {} KV cache", kv_type_name(needs.kv_type));
   return std::nullopt;
 }
 
@@ -52,8 +53,8 @@ ModelNeeds model_needs(const gguf::File& file, KvType kv_type) {
 }
 
 std::string Provenance::to_string() const {
-  return fmt::format("requested={} detected=[{}] selected={} reason={}", requested,
-                     join(detected), selected, reason);
+  return fmt::format("requested={} detected=[{}] selected={} reason={}", requested, join(detected),
+                     selected, reason);
 }
 
 SelectionEnv SelectionEnv::from_environment() {
@@ -86,7 +87,8 @@ Selection select_backend(const SelectionRequest& request, const SelectionEnv& en
   std::vector<std::string> candidates;
   if (p.requested != "auto") candidates.push_back(p.requested);
   for (const std::string& name : chain) {
-    if (std::find(candidates.begin(), candidates.end(), name) == candidates.end()) candidates.push_back(name);
+    if (std::find(candidates.begin(), candidates.end(), name) == candidates.end())
+      candidates.push_back(name);
   }
 
   std::vector<std::string> skipped;
@@ -106,12 +108,15 @@ Selection select_backend(const SelectionRequest& request, const SelectionEnv& en
     if (p.fallback) {
       p.reason = fmt::format("fallback ({})", join(skipped));
       if (env.strict) {
-        fail("backend '{}' was requested but cannot run this model: {} (CONCORD_STRICT=1 forbids "
-             "falling back to {})", p.requested, skipped.front(), name);
+        fail(
+            "backend '{}' was requested but cannot run this model: {} (CONCORD_STRICT=1 forbids "
+            "falling back to {})",
+            p.requested, skipped.front(), name);
       }
     } else if (p.requested == "auto") {
       p.reason = skipped.empty() ? fmt::format("auto: first usable in priority {}", join(chain))
-                                 : fmt::format("auto: first usable in priority {} ({})", join(chain), join(skipped));
+                                 : fmt::format("auto: first usable in priority {} ({})",
+                                               join(chain), join(skipped));
     } else {
       p.reason = "requested";
     }

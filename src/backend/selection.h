@@ -34,7 +34,7 @@ struct Provenance {
   std::string requested;
   std::vector<std::string> detected;  // usable on this machine
   std::string selected;
-  std::string reason;   // why `selected` (and why others were skipped)
+  std::string reason;     // why `selected` (and why others were skipped)
   bool fallback = false;  // selected differs from an explicit request
   std::string to_string() const;
 };

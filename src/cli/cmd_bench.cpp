@@ -58,7 +58,8 @@ std::vector<TokenId> random_tokens(int n, int64_t n_vocab, uint64_t seed) {
 // Seconds to prefill `tokens` into a fresh slot as one batch (logits for the last).
 double time_prefill(Engine& e, const std::vector<TokenId>& tokens) {
   Batch b;
-  for (size_t i = 0; i < tokens.size(); ++i) b.add(tokens[i], static_cast<int32_t>(i), 0, i + 1 == tokens.size());
+  for (size_t i = 0; i < tokens.size(); ++i)
+    b.add(tokens[i], static_cast<int32_t>(i), 0, i + 1 == tokens.size());
   std::vector<float> logits;
   const auto start = Clock::now();
   e.model->forward(b, e.cache->layers(), logits);
@@ -89,8 +90,10 @@ void add_bench_command(CLI::App& app) {
   };
   auto a = std::make_shared<Args>();
   add_engine_options(*cmd, a->engine);
-  cmd->add_option("-p,--n-prompt", a->pp, "Prompt tokens (pp test; 0 to skip)")->capture_default_str();
-  cmd->add_option("-n,--n-gen", a->tg, "Generated tokens (tg test; 0 to skip)")->capture_default_str();
+  cmd->add_option("-p,--n-prompt", a->pp, "Prompt tokens (pp test; 0 to skip)")
+      ->capture_default_str();
+  cmd->add_option("-n,--n-gen", a->tg, "Generated tokens (tg test; 0 to skip)")
+      ->capture_default_str();
   cmd->add_option("-r,--repetitions", a->reps, "Repetitions of each test")->capture_default_str();
   cmd->add_flag("--json", a->json, "Print JSON");
   cmd->callback([a] {
@@ -102,10 +105,12 @@ void add_bench_command(CLI::App& app) {
     e.cache->acquire();
     // Bytes a decode step reads: every weight once, except the embedding table (one row).
     const double bytes_per_token = static_cast<double>(info.weight_bytes - info.embedding_bytes);
-    const double copy_bw = copy_bandwidth(*e.backend, e.backend->name() == "cuda" ? (int64_t{1} << 28) : (int64_t{1} << 24));
+    const double copy_bw = copy_bandwidth(
+        *e.backend, e.backend->name() == "cuda" ? (int64_t{1} << 28) : (int64_t{1} << 24));
 
     nlohmann::json rows = nlohmann::json::array();
-    auto report = [&](const std::string& test, int n_tokens, const std::vector<double>& seconds, bool decode) {
+    auto report = [&](const std::string& test, int n_tokens, const std::vector<double>& seconds,
+                      bool decode) {
       std::vector<double> rates;
       for (double s : seconds) rates.push_back(n_tokens / s);
       const Stat st = stats(rates);
@@ -126,13 +131,15 @@ void add_bench_command(CLI::App& app) {
     }
     if (a->tg > 0) {
       const auto tokens = random_tokens(a->tg, info.n_vocab, 2);
-      time_decode(e, std::vector<TokenId>(tokens.begin(), tokens.begin() + std::min(8, a->tg)));  // warm-up
+      time_decode(
+          e, std::vector<TokenId>(tokens.begin(), tokens.begin() + std::min(8, a->tg)));  // warm-up
       std::vector<double> s;
       for (int r = 0; r < a->reps; ++r) s.push_back(time_decode(e, tokens));
       report(fmt::format("tg{}", a->tg), a->tg, s, true);
     }
     std::string types;
-    for (GgmlType t : info.weight_types) types += (types.empty() ? "" : "+") + std::string(type_name(t));
+    for (GgmlType t : info.weight_types)
+      types += (types.empty() ? "" : "+") + std::string(type_name(t));
     if (a->json) {
       fmt::print("{}\n", nlohmann::json{{"model", o.model_path},
                                         {"weight_types", types},
@@ -144,15 +151,18 @@ void add_bench_command(CLI::App& app) {
                              .dump(2));
       return;
     }
-    fmt::print("| {:<24} | {:>9} | {:>8} | {:<7} | {:>6} | {:>18} | {:>10} | {:>6} |\n", "model", "size GiB", "params",
-               "backend", "test", "t/s", "GB/s", "of copy");
+    fmt::print("| {:<24} | {:>9} | {:>8} | {:<7} | {:>6} | {:>18} | {:>10} | {:>6} |\n", "model",
+               "size GiB", "params", "backend", "test", "t/s", "GB/s", "of copy");
     for (const auto& r : rows) {
       const bool decode = r.contains("bandwidth_gbs");
-      fmt::print("| {:<24} | {:>9.2f} | {:>7.2f}B | {:<7} | {:>6} | {:>10.2f} ± {:>5.2f} | {:>10} | {:>6} |\n", types,
-                 static_cast<double>(info.weight_bytes) / (1 << 30), static_cast<double>(info.n_params) / 1e9,
-                 e.backend->name(), r["test"].get<std::string>(), r["tokens_per_second"].get<double>(),
-                 r["sd"].get<double>(), decode ? fmt::format("{:.1f}", r["bandwidth_gbs"].get<double>()) : "",
-                 decode ? fmt::format("{:.0f}%", 100 * r["bandwidth_ratio"].get<double>()) : "");
+      fmt::print(
+          "| {:<24} | {:>9.2f} | {:>7.2f}B | {:<7} | {:>6} | {:>10.2f} ± {:>5.2f} | {:>10} | {:>6} "
+          "|\n",
+          types, static_cast<double>(info.weight_bytes) / (1 << 30),
+          static_cast<double>(info.n_params) / 1e9, e.backend->name(), r["test"].get<std::string>(),
+          r["tokens_per_second"].get<double>(), r["sd"].get<double>(),
+          decode ? fmt::format("{:.1f}", r["bandwidth_gbs"].get<double>()) : "",
+          decode ? fmt::format("{:.0f}%", 100 * r["bandwidth_ratio"].get<double>()) : "");
     }
     fmt::print("copy bandwidth measured with the backend's add: {:.1f} GB/s\n", copy_bw / 1e9);
   });

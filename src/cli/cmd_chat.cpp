@@ -30,8 +30,10 @@ void add_chat_command(CLI::App& app) {
   cmd->callback([args] {
     Engine e = load_engine(args->engine);
     if (e.file->find("tokenizer.chat_template") != nullptr) {
-      fail("{} has a Jinja chat template, and concord's template engine is not built yet; "
-           "use `concord run` with a hand-formatted prompt", args->engine.model_path);
+      fail(
+          "{} has a Jinja chat template, and concord's template engine is not built yet; "
+          "use `concord run` with a hand-formatted prompt",
+          args->engine.model_path);
     }
     GenerationParams params = args->sampling.to_params();
     params.stop.push_back("\nUser:");
@@ -44,8 +46,8 @@ void add_chat_command(CLI::App& app) {
       transcript += "User: " + line + "\nAssistant:";
       const std::vector<TokenId> prompt = e.tokenizer->encode(transcript, true);
       if (static_cast<int64_t>(prompt.size()) + 1 >= e.cache->n_ctx()) {
-        fail("the conversation ({} tokens) no longer fits the context of {} tokens",
-             prompt.size(), e.cache->n_ctx());
+        fail("the conversation ({} tokens) no longer fits the context of {} tokens", prompt.size(),
+             e.cache->n_ctx());
       }
       const GenerationResult r = generate(*e.model, *e.cache, seq, *e.tokenizer, prompt, params,
                                           [](std::string_view text) {

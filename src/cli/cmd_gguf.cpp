@@ -43,8 +43,8 @@ std::string preview(const gguf::Value& v) {
 }
 
 void print_text(const gguf::File& f) {
-  fmt::print("file: {}\nversion: {}\nalignment: {}\ndata offset: {}\nsize: {} bytes\n\n",
-             f.label(), f.version(), f.alignment(), f.data_offset(), f.file_size());
+  fmt::print("file: {}\nversion: {}\nalignment: {}\ndata offset: {}\nsize: {} bytes\n\n", f.label(),
+             f.version(), f.alignment(), f.data_offset(), f.file_size());
   fmt::print("metadata ({} keys):\n", f.metadata().size());
   for (const auto& [key, value] : f.metadata()) {
     fmt::print("  {:<44} {:<8} {}\n", key, gguf::value_type_name(value.type()), preview(value));

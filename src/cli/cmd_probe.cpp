@@ -22,7 +22,8 @@ std::string compiler() {
 }
 
 nlohmann::json capabilities_json(const Capabilities& c) {
-  nlohmann::json types = nlohmann::json::array(), kv = nlohmann::json::array(), devices = nlohmann::json::array();
+  nlohmann::json types = nlohmann::json::array(), kv = nlohmann::json::array(),
+                 devices = nlohmann::json::array();
   for (GgmlType t : c.weight_types) types.push_back(type_name(t));
   for (KvType t : c.kv_types) kv.push_back(kv_type_name(t));
   for (const DeviceInfo& d : c.devices) {
@@ -59,12 +60,14 @@ nlohmann::json probe_json() {
                 {"cxx_standard", static_cast<int64_t>(__cplusplus)}};
   nlohmann::json backends = nlohmann::json::array();
   for (const BackendEntry& e : backend_registry()) {
-    nlohmann::json b = {{"name", e.name}, {"description", e.description}, {"compiled_in", e.compiled_in}};
+    nlohmann::json b = {
+        {"name", e.name}, {"description", e.description}, {"compiled_in", e.compiled_in}};
     const auto why = e.unavailable_reason();
     b["available"] = !why.has_value();
     b["unavailable_reason"] = why ? nlohmann::json(*why) : nlohmann::json(nullptr);
     b["version"] = e.version ? e.version() : "";
-    b["capabilities"] = why ? nlohmann::json(nullptr) : capabilities_json(e.create({})->capabilities());
+    b["capabilities"] =
+        why ? nlohmann::json(nullptr) : capabilities_json(e.create({})->capabilities());
     backends.push_back(b);
   }
   j["backends"] = backends;
@@ -86,17 +89,20 @@ void print_text(const nlohmann::json& j) {
       continue;
     }
     const auto& c = b["capabilities"];
-    if (!b["version"].get<std::string>().empty()) fmt::print("  version: {}\n", b["version"].get<std::string>());
+    if (!b["version"].get<std::string>().empty())
+      fmt::print("  version: {}\n", b["version"].get<std::string>());
     for (const auto& d : c["devices"]) {
       fmt::print("  device: {} ({} units, {:.1f} GiB total, {:.1f} GiB free) {}\n",
                  d["name"].get<std::string>(), d["compute_units"].get<int>(),
-                 d["memory_total"].get<double>() / (1 << 30), d["memory_free"].get<double>() / (1 << 30),
-                 d["detail"].get<std::string>());
+                 d["memory_total"].get<double>() / (1 << 30),
+                 d["memory_free"].get<double>() / (1 << 30), d["detail"].get<std::string>());
     }
     std::string types;
-    for (const auto& t : c["weight_types"]) types += (types.empty() ? "" : " ") + t.get<std::string>();
+    for (const auto& t : c["weight_types"])
+      types += (types.empty() ? "" : " ") + t.get<std::string>();
     fmt::print("  weights: {}\n  flash attention: {}, graphs: {}\n", types,
-               c["flash_attention"].get<bool>() ? "yes" : "no", c["graphs"].get<bool>() ? "yes" : "no");
+               c["flash_attention"].get<bool>() ? "yes" : "no",
+               c["graphs"].get<bool>() ? "yes" : "no");
   }
   fmt::print("\nauto selects: {}\n", j["auto"]["provenance"].get<std::string>());
 }

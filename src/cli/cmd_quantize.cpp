@@ -33,8 +33,8 @@ void quantize_file(const std::string& in_path, const std::string& out_path, Ggml
     const bool is_matrix = t.shape.size() == 2;
     const GgmlType type = is_matrix ? target : GgmlType::F32;
     if (t.shape[0] % type_info(type).block_size != 0) {
-      fail("tensor '{}' {} has rows of {} elements, not a multiple of the {} block size {}",
-           t.name, t.shape_string(), t.shape[0], type_name(type), type_info(type).block_size);
+      fail("tensor '{}' {} has rows of {} elements, not a multiple of the {} block size {}", t.name,
+           t.shape_string(), t.shape[0], type_name(type), type_info(type).block_size);
     }
     if (type == t.type) {
       out.add_tensor(t.name, t.type, t.shape, {t.data.begin(), t.data.end()});

@@ -27,12 +27,11 @@ void add_run_command(CLI::App& app) {
     Sequence seq{e.cache->acquire(), {}};
     fmt::print("{}", args->prompt);
     std::fflush(stdout);
-    const GenerationResult r =
-        generate(*e.model, *e.cache, seq, *e.tokenizer, prompt, args->sampling.to_params(),
-                 [](std::string_view text) {
-                   fmt::print("{}", text);
-                   std::fflush(stdout);
-                 });
+    const GenerationResult r = generate(*e.model, *e.cache, seq, *e.tokenizer, prompt,
+                                        args->sampling.to_params(), [](std::string_view text) {
+                                          fmt::print("{}", text);
+                                          std::fflush(stdout);
+                                        });
     fmt::print("\n");
     if (args->engine.verbose) {
       const double pp = r.prefill_seconds > 0 ? r.n_prompt / r.prefill_seconds : 0.0;

@@ -82,7 +82,8 @@ Engine load_engine(const EngineOptions& o, int n_slots) {
   Engine e;
   try {
     e.file = std::make_unique<gguf::File>(gguf::File::open(o.model_path));
-    Selection selection = select_backend({o.backend, model_needs(*e.file, kv_type), {o.threads, 0}});
+    Selection selection =
+        select_backend({o.backend, model_needs(*e.file, kv_type), {o.threads, 0}});
     e.backend = std::move(selection.backend);
     e.provenance = selection.provenance;
     e.model = load_model(*e.file, *e.backend);
@@ -97,9 +98,11 @@ Engine load_engine(const EngineOptions& o, int n_slots) {
   done = true;
   progress.join();
   e.load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (e.load_seconds >= 1.0) fmt::print(stderr, "\rloaded {} in {:.1f} s\n", o.model_path, e.load_seconds);
+  if (e.load_seconds >= 1.0)
+    fmt::print(stderr, "\rloaded {} in {:.1f} s\n", o.model_path, e.load_seconds);
   // A fallback is always reported; the full provenance line on request.
-  if (e.provenance.fallback || o.verbose) fmt::print(stderr, "backend: {}\n", e.provenance.to_string());
+  if (e.provenance.fallback || o.verbose)
+    fmt::print(stderr, "backend: {}\n", e.provenance.to_string());
   return e;
 }
 

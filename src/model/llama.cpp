@@ -5,7 +5,10 @@
 //   logits = Wout · rmsnorm(x)   (for the rows that asked for logits)
 #include "model/llama.h"
 
+#include <algorithm>
 #include <cmath>
+#include <map>
+#include <tuple>
 
 #include "model/weights.h"
 #include "util/error.h"
@@ -39,7 +42,8 @@ class LlamaModel : public Model {
     info_.n_params = weights_.n_params();
     info_.weight_bytes = weights_.bytes();
     // Tied models read the table in full for the logits, so it counts as read per token.
-    info_.embedding_bytes = weights_.has("output.weight") ? file.tensor("token_embd.weight").n_bytes : 0;
+    info_.embedding_bytes =
+        weights_.has("output.weight") ? file.tensor("token_embd.weight").n_bytes : 0;
     info_.weight_types = weights_.types();
     rope_.n_rot = static_cast<int>(hp_.n_rot);
     rope_.freq_base = hp_.rope_base;
@@ -66,7 +70,8 @@ class LlamaModel : public Model {
       fail("KV cache has {} layers, the model {}", cache.size(), hp_.n_layer);
     }
     for (TokenId t : batch.tokens) {
-      if (t < 0 || t >= hp_.n_vocab) fail("token id {} is outside the vocabulary (0..{})", t, hp_.n_vocab - 1);
+      if (t < 0 || t >= hp_.n_vocab)
+        fail("token id {} is outside the vocabulary (0..{})", t, hp_.n_vocab - 1);
     }
     std::vector<int32_t> logit_rows;
     for (int i = 0; i < n; ++i) {
@@ -75,7 +80,29 @@ class LlamaModel : public Model {
     const int m = static_cast<int>(logit_rows.size());
     reserve(n, m);
     const BatchView view = upload_batch(batch, logit_rows);
+    logits.resize(static_cast<size_t>(m) * hp_.n_vocab);
+    // Single-token decode steps have one shape: record the ops once, replay them after.
+    OpGraphs* graphs = backend_.graphs();
+    if (graphs != nullptr && n == 1 && m == 1) {
+      const GraphKey key{cache[0].k, ws_.capacity, ws_.logit_capacity};
+      auto it = graph_cache_.find(key);
+      if (it == graph_cache_.end()) {
+        graphs->begin();
+        run_ops(view, n, m, cache);
+        it = graph_cache_.emplace(key, graphs->end()).first;
+      }
+      graphs->replay(it->second);
+    } else {
+      run_ops(view, n, m, cache);
+    }
+    if (m == 0) return;
+    backend_.download(logits.data(), ws_.logits->data(), logits.size() * sizeof(float));
+    backend_.synchronize();
+  }
 
+ private:
+  // Every op of one forward step, from embedding to logits (device side only).
+  void run_ops(const BatchView& view, int n, int m, std::span<const KvLayer> cache) {
     Backend& b = backend_;
     const int d = static_cast<int>(hp_.n_embd);
     const int ff = static_cast<int>(hp_.n_ff);
@@ -94,7 +121,8 @@ class LlamaModel : public Model {
       const KvLayer& layer_cache = cache[static_cast<size_t>(l)];
       b.store_kv(layer_cache, ws_.k->as<float>(), ws_.v->as<float>(), view);
       b.attention(layer_cache, ws_.q->as<float>(), view, attention_, ws_.attn->as<float>());
-      b.matmul(weights_.matrix(name("attn_output.weight")), ws_.attn->as<float>(), ws_.proj->as<float>(), n);
+      b.matmul(weights_.matrix(name("attn_output.weight")), ws_.attn->as<float>(),
+               ws_.proj->as<float>(), n);
       b.add(x, ws_.proj->as<float>(), x, static_cast<int64_t>(n) * d);
       // Feed-forward block (SwiGLU).
       b.rms_norm(x, weights_.vector(name("ffn_norm.weight")), norm, n, d, hp_.rms_eps);
@@ -102,25 +130,25 @@ class LlamaModel : public Model {
       b.matmul(weights_.matrix(name("ffn_up.weight")), norm, ws_.up->as<float>(), n);
       b.swiglu(ws_.gate->as<float>(), ws_.up->as<float>(), ws_.gate->as<float>(),
                static_cast<int64_t>(n) * ff);
-      b.matmul(weights_.matrix(name("ffn_down.weight")), ws_.gate->as<float>(), ws_.proj->as<float>(), n);
+      b.matmul(weights_.matrix(name("ffn_down.weight")), ws_.gate->as<float>(),
+               ws_.proj->as<float>(), n);
       b.add(x, ws_.proj->as<float>(), x, static_cast<int64_t>(n) * d);
     }
-    logits.resize(static_cast<size_t>(m) * hp_.n_vocab);
     if (m == 0) return;
     const int32_t* rows = ws_.ints->as<int32_t>() + 3 * ws_.capacity;
     b.gather_rows(x, rows, m, d, ws_.picked->as<float>());
-    b.rms_norm(ws_.picked->as<float>(), weights_.vector("output_norm.weight"), ws_.picked->as<float>(), m, d, hp_.rms_eps);
+    b.rms_norm(ws_.picked->as<float>(), weights_.vector("output_norm.weight"),
+               ws_.picked->as<float>(), m, d, hp_.rms_eps);
     const Weight output = weights_.has("output.weight") ? weights_.matrix("output.weight")
                                                         : weights_.matrix("token_embd.weight");
     b.matmul(output, ws_.picked->as<float>(), ws_.logits->as<float>(), m);
-    b.download(logits.data(), ws_.logits->data(), logits.size() * sizeof(float));
-    b.synchronize();
   }
 
- private:
   void reserve(int n, int m) {
     Backend& b = backend_;
-    auto floats = [&b](int64_t count) { return b.allocate(static_cast<size_t>(count) * sizeof(float)); };
+    auto floats = [&b](int64_t count) {
+      return b.allocate(static_cast<size_t>(count) * sizeof(float));
+    };
     if (n > ws_.capacity) {
       const int c = std::max(n, 2 * ws_.capacity);
       const int64_t d = hp_.n_embd, kv = hp_.kv_width(), ff = hp_.n_ff;
@@ -135,23 +163,29 @@ class LlamaModel : public Model {
       ws_.up = floats(c * ff);
       ws_.ints = b.allocate(static_cast<size_t>(4 * c) * sizeof(int32_t));
       ws_.capacity = c;
+      graph_cache_.clear();  // recorded pointers are stale
     }
     if (m > ws_.logit_capacity) {
       const int c = std::max(m, 2 * ws_.logit_capacity);
       ws_.picked = floats(static_cast<int64_t>(c) * hp_.n_embd);
       ws_.logits = floats(static_cast<int64_t>(c) * hp_.n_vocab);
       ws_.logit_capacity = c;
+      graph_cache_.clear();
     }
   }
 
-  // Copies the batch's ids, positions, slots and logit rows to the device.
+  // Copies the batch's ids, positions, slots and logit rows to the device in one transfer.
   BatchView upload_batch(const Batch& batch, const std::vector<int32_t>& logit_rows) {
     const int n = batch.size(), c = ws_.capacity;
+    std::vector<int32_t>& host = host_ints_;
+    host.resize(static_cast<size_t>(4 * c));
+    std::copy(batch.tokens.begin(), batch.tokens.end(), host.begin());
+    std::copy(batch.positions.begin(), batch.positions.end(), host.begin() + c);
+    std::copy(batch.slots.begin(), batch.slots.end(), host.begin() + 2 * c);
+    std::copy(logit_rows.begin(), logit_rows.end(), host.begin() + 3 * c);
     int32_t* ints = ws_.ints->as<int32_t>();
-    backend_.upload(ints, batch.tokens.data(), n * sizeof(int32_t));
-    backend_.upload(ints + c, batch.positions.data(), n * sizeof(int32_t));
-    backend_.upload(ints + 2 * c, batch.slots.data(), n * sizeof(int32_t));
-    backend_.upload(ints + 3 * c, logit_rows.data(), logit_rows.size() * sizeof(int32_t));
+    const size_t used = 3 * static_cast<size_t>(c) + logit_rows.size();
+    backend_.upload(ints, host.data(), used * sizeof(int32_t));
     return {ints, ints + c, ints + 2 * c, n};
   }
 
@@ -163,6 +197,10 @@ class LlamaModel : public Model {
   RopeParams rope_;
   AttentionParams attention_;
   Workspace ws_;
+  std::vector<int32_t> host_ints_;
+  // Recorded decode steps, per KV cache and workspace layout.
+  using GraphKey = std::tuple<const void*, int, int>;
+  std::map<GraphKey, int> graph_cache_;
 };
 
 }  // namespace

@@ -71,8 +71,8 @@ bool near_tie(const Top2& t, const ParityThresholds& th) {
 
 const std::vector<std::string>& default_parity_prompts() {
   static const std::vector<std::string> prompts = {
-      "Once upon a time", "The little dog was sad because",
-      "One day, a bird named Blue", "Lily and Tom went to the park. They saw a big"};
+      "Once upon a time", "The little dog was sad because", "One day, a bird named Blue",
+      "Lily and Tom went to the park. They saw a big"};
   return prompts;
 }
 
@@ -93,7 +93,8 @@ ModelParityReport compare_backends(const gguf::File& file, Backend& a, Backend& 
 
     const std::vector<float> la = ra.all_logits(tokens), lb = rb.all_logits(tokens);
     for (size_t p = 0; p < tokens.size(); ++p) {
-      const std::span<const float> row_a(la.data() + p * n_vocab, n_vocab), row_b(lb.data() + p * n_vocab, n_vocab);
+      const std::span<const float> row_a(la.data() + p * n_vocab, n_vocab),
+          row_b(lb.data() + p * n_vocab, n_vocab);
       const double c = cosine(row_a, row_b);
       if (c < r.min_cosine) r.min_cosine = c, r.worst_position = static_cast<int>(p);
       const Top2 ta = top2(row_a), tb = top2(row_b);
@@ -106,7 +107,8 @@ ModelParityReport compare_backends(const gguf::File& file, Backend& a, Backend& 
     for (size_t i = 0; i < n && r.first_divergence < 0; ++i) {
       if (r.tokens_a[i] != r.tokens_b[i]) r.first_divergence = static_cast<int>(i);
     }
-    if (r.first_divergence < 0 && r.tokens_a.size() != r.tokens_b.size()) r.first_divergence = static_cast<int>(n);
+    if (r.first_divergence < 0 && r.tokens_a.size() != r.tokens_b.size())
+      r.first_divergence = static_cast<int>(n);
     if (r.first_divergence >= 0) {
       // The reference's logits at the divergent step: prompt + agreed prefix.
       std::vector<TokenId> prefix = tokens;

@@ -47,7 +47,8 @@ class Guarded {
     backend_.synchronize();
     backend_.download(host.data(), buffer_->data(), host.size());
     for (size_t i = 0; i < kGuardBytes; ++i) {
-      if (host[i] != kGuardByte || host[kGuardBytes + bytes_ + i] != kGuardByte) guards_intact = false;
+      if (host[i] != kGuardByte || host[kGuardBytes + bytes_ + i] != kGuardByte)
+        guards_intact = false;
     }
     std::vector<T> out(bytes_ / sizeof(T));
     std::memcpy(out.data(), host.data() + kGuardBytes, bytes_);
@@ -116,7 +117,9 @@ std::vector<int64_t> input_widths(GgmlType type) {
 void check_matmul(Context& ctx) {
   for (GgmlType type : ctx.backend.capabilities().weight_types) {
     for (int64_t n_in : input_widths(type)) {
-      for (auto [n_out, n] : {std::pair<int64_t, int>{33, 1}, {130, 7}, {64, 16}}) {
+      for (const auto& shape : {std::pair<int64_t, int>{33, 1}, {130, 7}, {64, 16}}) {
+        const int64_t n_out = shape.first;  // named copies: lambdas below capture them
+        const int n = shape.second;
         const std::vector<uint8_t> w = quantize(type, gaussian(ctx.rng, n_in * n_out));
         const std::vector<float> x = gaussian(ctx.rng, n_in * n);
         std::vector<float> want(static_cast<size_t>(n_out * n));
@@ -145,11 +148,14 @@ void check_embed(Context& ctx) {
     const std::vector<int32_t> tokens = {0, 36, 5, 5, 17};
     const int n = static_cast<int>(tokens.size());
     std::vector<float> want(static_cast<size_t>(n * n_in));
-    reference::embed({type, n_in, n_vocab, table.data()}, {tokens.data(), nullptr, nullptr, n}, want.data());
+    reference::embed({type, n_in, n_vocab, table.data()}, {tokens.data(), nullptr, nullptr, n},
+                     want.data());
     Guarded dt = Guarded::of(ctx.backend, table), dtok = Guarded::of(ctx.backend, tokens);
     Guarded out(ctx.backend, nullptr, want.size() * sizeof(float));
     const Weight weight{type, n_in, n_vocab, dt.ptr<void>()};
-    auto call = [&] { ctx.backend.embed(weight, {dtok.ptr<int32_t>(), nullptr, nullptr, n}, out.ptr<float>()); };
+    auto call = [&] {
+      ctx.backend.embed(weight, {dtok.ptr<int32_t>(), nullptr, nullptr, n}, out.ptr<float>());
+    };
     call();
     OpCheck c{"embed", std::string(type_name(type)), fmt::format("width={} n={}", n_in, n)};
     c.threshold = kElementwise;
@@ -160,14 +166,17 @@ void check_embed(Context& ctx) {
 }
 
 void check_rms_norm(Context& ctx) {
-  for (auto [dim, n] : {std::pair<int, int>{64, 1}, {1000, 5}, {4099, 3}}) {
+  for (const auto& shape : {std::pair<int, int>{64, 1}, {1000, 5}, {4099, 3}}) {
+    const int dim = shape.first, n = shape.second;
     const std::vector<float> x = gaussian(ctx.rng, static_cast<int64_t>(dim) * n, 3.0f);
     const std::vector<float> w = gaussian(ctx.rng, dim);
     std::vector<float> want(x.size());
     reference::rms_norm(x.data(), w.data(), want.data(), n, dim, 1e-5f);
     Guarded dx = Guarded::of(ctx.backend, x), dw = Guarded::of(ctx.backend, w);
     Guarded out(ctx.backend, nullptr, x.size() * sizeof(float));
-    auto call = [&] { ctx.backend.rms_norm(dx.ptr<float>(), dw.ptr<float>(), out.ptr<float>(), n, dim, 1e-5f); };
+    auto call = [&] {
+      ctx.backend.rms_norm(dx.ptr<float>(), dw.ptr<float>(), out.ptr<float>(), n, dim, 1e-5f);
+    };
     call();
     OpCheck c{"rms_norm", "f32", fmt::format("dim={} n={}", dim, n)};
     c.threshold = kElementwise;
@@ -198,22 +207,26 @@ void check_rope(Context& ctx) {
     RopeParams dp = p;
     dp.freq_factors = rc.factors ? dfac.ptr<float>() : nullptr;
     // In-place op: time on a scratch copy so the checked output is from one call.
-    ctx.backend.rope(dx.ptr<float>(), {nullptr, dpos.ptr<int32_t>(), nullptr, n}, n_heads, rc.head_dim, dp);
-    OpCheck c{"rope", "f32", fmt::format("head_dim={} n_rot={} {}{}", rc.head_dim, rc.n_rot,
-                                         rc.neox ? "neox" : "normal", rc.factors ? " factors" : "")};
+    ctx.backend.rope(dx.ptr<float>(), {nullptr, dpos.ptr<int32_t>(), nullptr, n}, n_heads,
+                     rc.head_dim, dp);
+    OpCheck c{"rope", "f32",
+              fmt::format("head_dim={} n_rot={} {}{}", rc.head_dim, rc.n_rot,
+                          rc.neox ? "neox" : "normal", rc.factors ? " factors" : "")};
     c.threshold = kElementwise;
     c.bytes = static_cast<double>(x.size() * 2 * sizeof(float));
     const auto got = dx.read<float>(c.guards_intact);
     Guarded scratch = Guarded::of(ctx.backend, x);
     ctx.finish(c, got, want, [&] {
-      ctx.backend.rope(scratch.ptr<float>(), {nullptr, dpos.ptr<int32_t>(), nullptr, n}, n_heads, rc.head_dim, dp);
+      ctx.backend.rope(scratch.ptr<float>(), {nullptr, dpos.ptr<int32_t>(), nullptr, n}, n_heads,
+                       rc.head_dim, dp);
     });
   }
 }
 
 std::vector<float> cache_to_f32(const std::vector<uint8_t>& bytes, KvType type) {
   std::vector<float> out(bytes.size() / (type == KvType::F32 ? 4 : 2));
-  for (size_t i = 0; i < out.size(); ++i) out[i] = reference::read_kv(bytes.data(), type, static_cast<int64_t>(i));
+  for (size_t i = 0; i < out.size(); ++i)
+    out[i] = reference::read_kv(bytes.data(), type, static_cast<int64_t>(i));
   return out;
 }
 
@@ -233,7 +246,8 @@ void check_kv_and_attention(Context& ctx) {
       const int n = static_cast<int>(slots.size());
       // Fill the cache with earlier history (random), then store this batch on top.
       std::vector<uint8_t> history(cache_bytes);
-      const std::vector<float> earlier = gaussian(ctx.rng, static_cast<int64_t>(cache_bytes / element));
+      const std::vector<float> earlier =
+          gaussian(ctx.rng, static_cast<int64_t>(cache_bytes / element));
       for (size_t i = 0; i < earlier.size(); ++i) {
         if (kv == KvType::F32) {
           reinterpret_cast<float*>(history.data())[i] = earlier[i];
@@ -241,23 +255,29 @@ void check_kv_and_attention(Context& ctx) {
           reinterpret_cast<uint16_t*>(history.data())[i] = f32_to_f16(earlier[i]);
         }
       }
-      const std::vector<float> k = gaussian(ctx.rng, n * kv_width), v = gaussian(ctx.rng, n * kv_width);
-      const std::vector<float> q = gaussian(ctx.rng, static_cast<int64_t>(n) * ac.n_head * ac.head_dim);
+      const std::vector<float> k = gaussian(ctx.rng, n * kv_width),
+                               v = gaussian(ctx.rng, n * kv_width);
+      const std::vector<float> q =
+          gaussian(ctx.rng, static_cast<int64_t>(n) * ac.n_head * ac.head_dim);
       std::vector<uint8_t> want_k = history, want_v = history;
       const KvLayer host_cache{want_k.data(), want_v.data(), kv, ac.n_ctx, kv_width};
       const BatchView host_batch{nullptr, positions.data(), slots.data(), n};
       reference::store_kv(host_cache, k.data(), v.data(), host_batch);
-      const AttentionParams ap{ac.n_head, ac.n_head_kv, ac.head_dim, 1.0f / std::sqrt(static_cast<float>(ac.head_dim))};
+      const AttentionParams ap{ac.n_head, ac.n_head_kv, ac.head_dim,
+                               1.0f / std::sqrt(static_cast<float>(ac.head_dim))};
       std::vector<float> want_out(q.size());
       reference::attention(host_cache, q.data(), host_batch, ap, want_out.data());
 
-      Guarded dk_cache = Guarded::of(ctx.backend, history), dv_cache = Guarded::of(ctx.backend, history);
-      Guarded dk = Guarded::of(ctx.backend, k), dv = Guarded::of(ctx.backend, v), dq = Guarded::of(ctx.backend, q);
+      Guarded dk_cache = Guarded::of(ctx.backend, history),
+              dv_cache = Guarded::of(ctx.backend, history);
+      Guarded dk = Guarded::of(ctx.backend, k), dv = Guarded::of(ctx.backend, v),
+              dq = Guarded::of(ctx.backend, q);
       Guarded dslots = Guarded::of(ctx.backend, slots), dpos = Guarded::of(ctx.backend, positions);
       Guarded out(ctx.backend, nullptr, q.size() * sizeof(float));
       const KvLayer cache{dk_cache.ptr<void>(), dv_cache.ptr<void>(), kv, ac.n_ctx, kv_width};
       const BatchView batch{nullptr, dpos.ptr<int32_t>(), dslots.ptr<int32_t>(), n};
-      const std::string shape = fmt::format("heads={}/{} dim={} ctx={} n={}", ac.n_head, ac.n_head_kv, ac.head_dim, ac.n_ctx, n);
+      const std::string shape = fmt::format("heads={}/{} dim={} ctx={} n={}", ac.n_head,
+                                            ac.n_head_kv, ac.head_dim, ac.n_ctx, n);
 
       auto store = [&] { ctx.backend.store_kv(cache, dk.ptr<float>(), dv.ptr<float>(), batch); };
       store();
@@ -272,7 +292,9 @@ void check_kv_and_attention(Context& ctx) {
       want_kv.insert(want_kv.end(), want_vv.begin(), want_vv.end());
       ctx.finish(s, got_kv, want_kv, store);
 
-      auto attend = [&] { ctx.backend.attention(cache, dq.ptr<float>(), batch, ap, out.ptr<float>()); };
+      auto attend = [&] {
+        ctx.backend.attention(cache, dq.ptr<float>(), batch, ap, out.ptr<float>());
+      };
       attend();
       OpCheck a{"attention", std::string(kv_type_name(kv)), shape};
       a.threshold = kAccumulating;
@@ -320,7 +342,9 @@ void check_gather_rows(Context& ctx) {
   reference::gather_rows(x.data(), rows.data(), 3, dim, want.data());
   Guarded dx = Guarded::of(ctx.backend, x), drows = Guarded::of(ctx.backend, rows);
   Guarded out(ctx.backend, nullptr, want.size() * sizeof(float));
-  auto call = [&] { ctx.backend.gather_rows(dx.ptr<float>(), drows.ptr<int32_t>(), 3, dim, out.ptr<float>()); };
+  auto call = [&] {
+    ctx.backend.gather_rows(dx.ptr<float>(), drows.ptr<int32_t>(), 3, dim, out.ptr<float>());
+  };
   call();
   OpCheck c{"gather_rows", "f32", fmt::format("dim={} rows=3", dim)};
   c.threshold = kElementwise;
@@ -346,8 +370,9 @@ constexpr OpEntry kOps[] = {
 }  // namespace
 
 const std::vector<std::string>& harness_ops() {
-  static const std::vector<std::string> ops = {"embed",     "rms_norm", "matmul", "rope", "store_kv",
-                                               "attention", "swiglu",   "add",    "gather_rows"};
+  static const std::vector<std::string> ops = {"embed",  "rms_norm", "matmul",
+                                               "rope",   "store_kv", "attention",
+                                               "swiglu", "add",      "gather_rows"};
   return ops;
 }
 
@@ -367,7 +392,8 @@ std::vector<OpCheck> run_op_harness(Backend& backend, const HarnessOptions& opti
   Context ctx{backend, options, Rng(options.seed), {}};
   for (const OpEntry& e : kOps) {
     const std::string produces = std::string(",") + e.produces + ",";
-    if (!options.op_filter.empty() && produces.find("," + options.op_filter + ",") == std::string::npos) {
+    if (!options.op_filter.empty() &&
+        produces.find("," + options.op_filter + ",") == std::string::npos) {
       continue;
     }
     e.check(ctx);

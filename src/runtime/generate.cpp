@@ -30,9 +30,12 @@ void forward_chunk(Model& model, KvCache& cache, int slot, std::span<const Token
 
 std::string_view finish_reason_name(FinishReason reason) {
   switch (reason) {
-    case FinishReason::Stop: return "stop";
-    case FinishReason::Length: return "length";
-    case FinishReason::Eos: return "eos";
+    case FinishReason::Stop:
+      return "stop";
+    case FinishReason::Length:
+      return "length";
+    case FinishReason::Eos:
+      return "eos";
   }
   return "unknown";
 }
@@ -96,7 +99,8 @@ GenerationResult generate(Model& model, KvCache& cache, Sequence& seq, const Tok
       result.finish = FinishReason::Eos;
       break;
     }
-    if (std::find(params.stop_tokens.begin(), params.stop_tokens.end(), s.token) != params.stop_tokens.end()) {
+    if (std::find(params.stop_tokens.begin(), params.stop_tokens.end(), s.token) !=
+        params.stop_tokens.end()) {
       result.finish = FinishReason::Stop;
       break;
     }
@@ -111,7 +115,8 @@ GenerationResult generate(Model& model, KvCache& cache, Sequence& seq, const Tok
     const int64_t position = static_cast<int64_t>(seq.tokens.size()) - 1;
     if (i + 1 == params.max_tokens) break;
     if (position + 1 >= n_ctx) break;  // the context is full: finish with "length"
-    forward_chunk(model, cache, seq.slot, std::span<const TokenId>(&s.token, 1), position, true, logits);
+    forward_chunk(model, cache, seq.slot, std::span<const TokenId>(&s.token, 1), position, true,
+                  logits);
     cache.set_length(seq.slot, position + 1);
   }
   if (!stops.stopped()) emit(stops.push(decoder.flush()) + stops.flush());

@@ -20,11 +20,11 @@ std::string_view finish_reason_name(FinishReason reason);  // "stop", "length", 
 
 struct GenerationParams {
   int max_tokens = 128;
-  std::vector<std::string> stop;      // stop strings: matched across tokens, not emitted
-  std::vector<TokenId> stop_tokens;   // stop token ids besides EOS/EOT
-  bool ignore_eos = false;            // EOS/EOT are banned instead of ending generation
+  std::vector<std::string> stop;     // stop strings: matched across tokens, not emitted
+  std::vector<TokenId> stop_tokens;  // stop token ids besides EOS/EOT
+  bool ignore_eos = false;           // EOS/EOT are banned instead of ending generation
   SamplingParams sampling = SamplingParams::greedy();
-  int prefill_chunk = 512;            // prompt tokens per forward step
+  int prefill_chunk = 512;  // prompt tokens per forward step
 };
 
 struct GenerationResult {

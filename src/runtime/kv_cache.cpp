@@ -5,7 +5,9 @@
 namespace concord {
 
 KvCache::KvCache(Backend& backend, const ModelInfo& model, int n_slots, int64_t n_ctx, KvType type)
-    : type_(type), n_ctx_(n_ctx), used_(static_cast<size_t>(n_slots), false),
+    : type_(type),
+      n_ctx_(n_ctx),
+      used_(static_cast<size_t>(n_slots), false),
       length_(static_cast<size_t>(n_slots), 0) {
   if (n_slots <= 0) fail("the KV cache needs at least one sequence slot, got {}", n_slots);
   if (n_ctx <= 0) fail("context length must be positive, got {}", n_ctx);

@@ -28,7 +28,8 @@ void SamplingParams::validate(int32_t n_vocab) const {
     if (token < 0 || token >= n_vocab) {
       fail("logit bias token {} is outside the vocabulary (0..{})", token, n_vocab - 1);
     }
-    if (std::isnan(bias) || bias == INFINITY) fail("logit bias for token {} must be a number or -inf", token);
+    if (std::isnan(bias) || bias == INFINITY)
+      fail("logit bias for token {} must be a number or -inf", token);
   }
 }
 
@@ -90,7 +91,9 @@ Sample Sampler::sample(std::span<const float> logits, std::span<const TokenId> h
   double sum = 0.0;
   for (float v : z) sum += std::exp(static_cast<double>(v) - max_z);
   const double log_total = max_z + std::log(sum);
-  auto logprob = [&](TokenId id) { return static_cast<float>(z[static_cast<size_t>(id)] - log_total); };
+  auto logprob = [&](TokenId id) {
+    return static_cast<float>(z[static_cast<size_t>(id)] - log_total);
+  };
 
   candidates_.resize(static_cast<size_t>(n_vocab_));
   std::iota(candidates_.begin(), candidates_.end(), 0);
@@ -104,7 +107,8 @@ Sample Sampler::sample(std::span<const float> logits, std::span<const TokenId> h
     std::partial_sort(candidates_.begin(), candidates_.begin() + params_.n_top_logprobs,
                       candidates_.end(), by_logit);
     for (int i = 0; i < params_.n_top_logprobs; ++i) {
-      out.top.push_back({candidates_[static_cast<size_t>(i)], logprob(candidates_[static_cast<size_t>(i)])});
+      out.top.push_back(
+          {candidates_[static_cast<size_t>(i)], logprob(candidates_[static_cast<size_t>(i)])});
     }
   }
 
@@ -117,9 +121,12 @@ Sample Sampler::sample(std::span<const float> logits, std::span<const TokenId> h
 
   // Candidates are kept sorted best-first from here on.
   std::vector<TokenId>& c = candidates_;
-  c.erase(std::remove_if(c.begin(), c.end(), [&z](TokenId id) { return z[static_cast<size_t>(id)] == -INFINITY; }), c.end());
+  c.erase(std::remove_if(c.begin(), c.end(),
+                         [&z](TokenId id) { return z[static_cast<size_t>(id)] == -INFINITY; }),
+          c.end());
   // 4. Top-k.
-  const size_t k = params_.top_k > 0 ? std::min(c.size(), static_cast<size_t>(params_.top_k)) : c.size();
+  const size_t k =
+      params_.top_k > 0 ? std::min(c.size(), static_cast<size_t>(params_.top_k)) : c.size();
   std::partial_sort(c.begin(), c.begin() + static_cast<long>(k), c.end(), by_logit);
   c.resize(k);
   std::vector<double> probs;

@@ -54,8 +54,8 @@ struct TokenLogprob {
 
 struct Sample {
   TokenId token = -1;
-  float logprob = 0.0f;              // of the chosen token, after stages 1-2
-  std::vector<TokenLogprob> top;     // n_top_logprobs best alternatives, best first
+  float logprob = 0.0f;           // of the chosen token, after stages 1-2
+  std::vector<TokenLogprob> top;  // n_top_logprobs best alternatives, best first
 };
 
 class Sampler {

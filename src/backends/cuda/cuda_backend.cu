@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include <vector>
+
 #include "backends/cuda/kernels.cuh"
 #include "util/error.h"
 
@@ -27,7 +29,7 @@ class CudaBuffer : public DeviceBuffer {
 // Dequantised weight rows staged for cuBLAS: at most this many floats at a time.
 constexpr int64_t kStagingFloats = int64_t{32} << 20;  // 128 MiB
 
-class CudaBackend : public Backend {
+class CudaBackend : public Backend, public OpGraphs {
  public:
   explicit CudaBackend(int device) : device_(device) {
     check(cudaSetDevice(device), "cudaSetDevice");
@@ -38,18 +40,21 @@ class CudaBackend : public Backend {
     check(cudaGetDeviceProperties(&prop, device), "cudaGetDeviceProperties");
     size_t free = 0, total = 0;
     check(cudaMemGetInfo(&free, &total), "cudaMemGetInfo");
-    caps_.weight_types = {GgmlType::F32,  GgmlType::F16,  GgmlType::BF16, GgmlType::Q4_0, GgmlType::Q4_1,
-                          GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q8_0, GgmlType::Q2_K, GgmlType::Q3_K,
-                          GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K};
+    caps_.weight_types = {GgmlType::F32,  GgmlType::F16,  GgmlType::BF16, GgmlType::Q4_0,
+                          GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q8_0,
+                          GgmlType::Q2_K, GgmlType::Q3_K, GgmlType::Q4_K, GgmlType::Q5_K,
+                          GgmlType::Q6_K};
     caps_.kv_types = {KvType::F32, KvType::F16};
     caps_.max_batch_tokens = 1 << 16;
     caps_.max_context = 1 << 20;
     caps_.flash_attention = false;
-    caps_.graphs = false;
-    caps_.devices.push_back({prop.name, total, free, prop.multiProcessorCount,
-                             fmt::format("compute capability {}.{}, {}", prop.major, prop.minor, cuda_versions())});
+    caps_.graphs = true;
+    caps_.devices.push_back(
+        {prop.name, total, free, prop.multiProcessorCount,
+         fmt::format("compute capability {}.{}, {}", prop.major, prop.minor, cuda_versions())});
   }
   ~CudaBackend() override {
+    for (cudaGraphExec_t exec : graphs_) cudaGraphExecDestroy(exec);
     cublasDestroy(cublas_);
     cudaStreamDestroy(stream_);
   }
@@ -63,7 +68,8 @@ class CudaBackend : public Backend {
       cudaGetLastError();  // clear the sticky allocation error
       size_t free = 0, total = 0;
       cudaMemGetInfo(&free, &total);
-      fail("CUDA device {} is out of memory: {} bytes needed, {} free of {}", device_, bytes, free, total);
+      fail("CUDA device {} is out of memory: {} bytes needed, {} free of {}", device_, bytes, free,
+           total);
     }
     return std::make_unique<CudaBuffer>(p, bytes);
   }
@@ -79,10 +85,29 @@ class CudaBackend : public Backend {
   }
   void synchronize() override { check(cudaStreamSynchronize(stream_), "synchronize"); }
 
+  OpGraphs* graphs() override { return this; }
+  void begin() override {
+    check(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal), "begin capture");
+  }
+  int end() override {
+    cudaGraph_t graph = nullptr;
+    check(cudaStreamEndCapture(stream_, &graph), "end capture");
+    cudaGraphExec_t exec = nullptr;
+    const cudaError_t status = cudaGraphInstantiate(&exec, graph, 0);
+    cudaGraphDestroy(graph);
+    check(status, "graph instantiate");
+    graphs_.push_back(exec);
+    return static_cast<int>(graphs_.size()) - 1;
+  }
+  void replay(int handle) override {
+    check(cudaGraphLaunch(graphs_.at(static_cast<size_t>(handle)), stream_), "graph launch");
+  }
+
   void embed(const Weight& table, const BatchView& batch, float* out) override {
     cuda::embed(table, batch, out, stream_);
   }
-  void rms_norm(const float* x, const float* weight, float* out, int n, int dim, float eps) override {
+  void rms_norm(const float* x, const float* weight, float* out, int n, int dim,
+                float eps) override {
     cuda::rms_norm(x, weight, out, n, dim, eps, stream_);
   }
   // Few tokens: the fused dequantise-dot kernel reads each weight byte once. More tokens:
@@ -105,26 +130,30 @@ class CudaBackend : public Backend {
         rows = staging;
       }
       // Column-major view: out^T[first..first+count, n] = rows (n_in x count)^T · x^T (n_in x n).
-      check(cublasSgemm(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(count), n, static_cast<int>(w.n_in),
-                        &alpha, rows, static_cast<int>(w.n_in), x, static_cast<int>(w.n_in), &beta, out + first,
-                        static_cast<int>(w.n_out)),
+      check(cublasSgemm(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(count), n,
+                        static_cast<int>(w.n_in), &alpha, rows, static_cast<int>(w.n_in), x,
+                        static_cast<int>(w.n_in), &beta, out + first, static_cast<int>(w.n_out)),
             "cublasSgemm");
     }
   }
-  void rope(float* x, const BatchView& batch, int n_heads, int head_dim, const RopeParams& params) override {
+  void rope(float* x, const BatchView& batch, int n_heads, int head_dim,
+            const RopeParams& params) override {
     cuda::rope(x, batch, n_heads, head_dim, params, stream_);
   }
-  void store_kv(const KvLayer& cache, const float* k, const float* v, const BatchView& batch) override {
+  void store_kv(const KvLayer& cache, const float* k, const float* v,
+                const BatchView& batch) override {
     cuda::store_kv(cache, k, v, batch, stream_);
   }
-  void attention(const KvLayer& cache, const float* q, const BatchView& batch, const AttentionParams& params,
-                 float* out) override {
+  void attention(const KvLayer& cache, const float* q, const BatchView& batch,
+                 const AttentionParams& params, float* out) override {
     cuda::attention(cache, q, batch, params, out, stream_);
   }
   void swiglu(const float* gate, const float* up, float* out, int64_t n) override {
     cuda::swiglu(gate, up, out, n, stream_);
   }
-  void add(const float* a, const float* b, float* out, int64_t n) override { cuda::add(a, b, out, n, stream_); }
+  void add(const float* a, const float* b, float* out, int64_t n) override {
+    cuda::add(a, b, out, n, stream_);
+  }
   void gather_rows(const float* x, const int32_t* rows, int n_rows, int dim, float* out) override {
     cuda::gather_rows(x, rows, n_rows, dim, out, stream_);
   }
@@ -143,6 +172,7 @@ class CudaBackend : public Backend {
   cublasHandle_t cublas_ = nullptr;
   Capabilities caps_;
   std::unique_ptr<DeviceBuffer> staging_;
+  std::vector<cudaGraphExec_t> graphs_;
 };
 
 }  // namespace
@@ -162,10 +192,12 @@ std::string cuda_versions() {
   int runtime = 0, driver = 0;
   cudaRuntimeGetVersion(&runtime);
   cudaDriverGetVersion(&driver);
-  return fmt::format("runtime {}.{}, driver {}.{}", runtime / 1000, runtime % 1000 / 10, driver / 1000,
-                     driver % 1000 / 10);
+  return fmt::format("runtime {}.{}, driver {}.{}", runtime / 1000, runtime % 1000 / 10,
+                     driver / 1000, driver % 1000 / 10);
 }
 
-std::unique_ptr<Backend> make_cuda_backend(int device) { return std::make_unique<CudaBackend>(device); }
+std::unique_ptr<Backend> make_cuda_backend(int device) {
+  return std::make_unique<CudaBackend>(device);
+}
 
 }  // namespace concord

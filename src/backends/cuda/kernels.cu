@@ -2,6 +2,7 @@
 
 #include <cuda_fp16.h>
 
+#include "backends/cuda/decode_group.cuh"
 #include "quant/decode.h"
 #include "quant/types.h"
 #include "util/error.h"
@@ -21,59 +22,103 @@ struct Tag {
 template <typename F>
 void dispatch(GgmlType type, F&& f) {
   switch (type) {
-    case GgmlType::F32: return f(Tag<decode::F32Element, 1>{});
-    case GgmlType::F16: return f(Tag<decode::F16Element, 1>{});
-    case GgmlType::BF16: return f(Tag<decode::BF16Element, 1>{});
-    case GgmlType::Q4_0: return f(Tag<BlockQ4_0, kQK>{});
-    case GgmlType::Q4_1: return f(Tag<BlockQ4_1, kQK>{});
-    case GgmlType::Q5_0: return f(Tag<BlockQ5_0, kQK>{});
-    case GgmlType::Q5_1: return f(Tag<BlockQ5_1, kQK>{});
-    case GgmlType::Q8_0: return f(Tag<BlockQ8_0, kQK>{});
-    case GgmlType::Q2_K: return f(Tag<BlockQ2_K, kQKK>{});
-    case GgmlType::Q3_K: return f(Tag<BlockQ3_K, kQKK>{});
-    case GgmlType::Q4_K: return f(Tag<BlockQ4_K, kQKK>{});
-    case GgmlType::Q5_K: return f(Tag<BlockQ5_K, kQKK>{});
-    case GgmlType::Q6_K: return f(Tag<BlockQ6_K, kQKK>{});
-    default: fail("the CUDA backend has no kernel for weight type {}", type_name(type));
+    case GgmlType::F32:
+      return f(Tag<decode::F32Element, 1>{});
+    case GgmlType::F16:
+      return f(Tag<decode::F16Element, 1>{});
+    case GgmlType::BF16:
+      return f(Tag<decode::BF16Element, 1>{});
+    case GgmlType::Q4_0:
+      return f(Tag<BlockQ4_0, kQK>{});
+    case GgmlType::Q4_1:
+      return f(Tag<BlockQ4_1, kQK>{});
+    case GgmlType::Q5_0:
+      return f(Tag<BlockQ5_0, kQK>{});
+    case GgmlType::Q5_1:
+      return f(Tag<BlockQ5_1, kQK>{});
+    case GgmlType::Q8_0:
+      return f(Tag<BlockQ8_0, kQK>{});
+    case GgmlType::Q2_K:
+      return f(Tag<BlockQ2_K, kQKK>{});
+    case GgmlType::Q3_K:
+      return f(Tag<BlockQ3_K, kQKK>{});
+    case GgmlType::Q4_K:
+      return f(Tag<BlockQ4_K, kQKK>{});
+    case GgmlType::Q5_K:
+      return f(Tag<BlockQ5_K, kQKK>{});
+    case GgmlType::Q6_K:
+      return f(Tag<BlockQ6_K, kQKK>{});
+    default:
+      fail("the CUDA backend has no kernel for weight type {}", type_name(type));
   }
 }
 
-int blocks_for(int64_t n, int threads) { return static_cast<int>((n + threads - 1) / threads); }
+int blocks_for(int64_t n, int threads) {
+  return static_cast<int>((n + threads - 1) / threads);
+}
 
 __device__ float warp_sum(float v) {
-  for (int offset = kWarp / 2; offset > 0; offset /= 2) v += __shfl_xor_sync(0xffffffffu, v, offset);
+  for (int offset = kWarp / 2; offset > 0; offset /= 2)
+    v += __shfl_xor_sync(0xffffffffu, v, offset);
   return v;
 }
 
 // --- matmul ----------------------------------------------------------------------------------
 
-constexpr int kMatvecWarps = 4;
+constexpr int kMatvecThreads = 128;
 
-// One warp per output row; lanes stride over the row's elements, decode each and dot it
-// with every token's activations.
+// One block of 128 threads per output row (split over the row so that even small
+// matrices keep enough loads in flight). Thread k takes the 8-element groups k, k + 128,
+// ...: a warp reads 256 consecutive elements per step (16-byte loads for f16), and each
+// weight byte is read once whatever the number of tokens.
 template <typename Block, int BS>
-__global__ void matvec_kernel(const Block* __restrict__ w, int64_t n_in, int64_t n_out,
-                              const float* __restrict__ x, float* __restrict__ out, int n) {
-  const int warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp;
-  const int64_t row = static_cast<int64_t>(blockIdx.x) * kMatvecWarps + warp;
-  if (row >= n_out) return;
+__global__ void __launch_bounds__(kMatvecThreads)
+    matvec_kernel(const Block* __restrict__ w, int64_t n_in, int64_t n_out,
+                  const float* __restrict__ x, float* __restrict__ out, int n) {
+  const int64_t row = blockIdx.x;
   const Block* r = w + row * (n_in / BS);
   float acc[kMaxMatvecTokens];
 #pragma unroll
   for (int t = 0; t < kMaxMatvecTokens; ++t) acc[t] = 0.0f;
-  for (int64_t e = lane; e < n_in; e += kWarp) {
+  // Vector loads need rows and activations that are whole 8-element groups.
+  const int64_t n_groups = n_in % 8 == 0 ? n_in / 8 : 0;
+#pragma unroll 4
+  for (int64_t g = threadIdx.x; g < n_groups; g += kMatvecThreads) {
+    float v[8];
+    GroupDecoder<Block, BS>::decode(r, 8 * g, v);
+#pragma unroll
+    for (int t = 0; t < kMaxMatvecTokens; ++t) {
+      if (t < n) {
+        const float4 x0 = *reinterpret_cast<const float4*>(x + t * n_in + 8 * g);
+        const float4 x1 = *reinterpret_cast<const float4*>(x + t * n_in + 8 * g + 4);
+        acc[t] += v[0] * x0.x + v[1] * x0.y + v[2] * x0.z + v[3] * x0.w + v[4] * x1.x +
+                  v[5] * x1.y + v[6] * x1.z + v[7] * x1.w;
+      }
+    }
+  }
+  // Rows whose length is not a multiple of 8 (plain float formats only): element by element.
+  for (int64_t e = 8 * n_groups + threadIdx.x; e < n_in; e += kMatvecThreads) {
     const float v = decode::element(r[e / BS], static_cast<int>(e % BS));
 #pragma unroll
     for (int t = 0; t < kMaxMatvecTokens; ++t) {
       if (t < n) acc[t] += v * x[t * n_in + e];
     }
   }
+  __shared__ float partial[kMaxMatvecTokens][kMatvecThreads / kWarp];
+  const int warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp;
 #pragma unroll
   for (int t = 0; t < kMaxMatvecTokens; ++t) {
     if (t < n) {
       const float s = warp_sum(acc[t]);
-      if (lane == 0) out[t * n_out + row] = s;
+      if (lane == 0) partial[t][warp] = s;
     }
+  }
+  __syncthreads();
+  if (threadIdx.x < n) {
+    float s = 0.0f;
+#pragma unroll
+    for (int k = 0; k < kMatvecThreads / kWarp; ++k) s += partial[threadIdx.x][k];
+    out[threadIdx.x * n_out + row] = s;
   }
 }
 
@@ -87,8 +132,8 @@ __global__ void dequantize_rows_kernel(const Block* __restrict__ w, int64_t n_in
 }
 
 template <typename Block, int BS>
-__global__ void embed_kernel(const Block* __restrict__ table, int64_t n_in, const int32_t* __restrict__ tokens,
-                             int n, float* __restrict__ out) {
+__global__ void embed_kernel(const Block* __restrict__ table, int64_t n_in,
+                             const int32_t* __restrict__ tokens, int n, float* __restrict__ out) {
   const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (idx >= n * n_in) return;
   const int64_t t = idx / n_in, i = idx % n_in;
@@ -150,7 +195,8 @@ __device__ void store_kv_value(void* base, KvType type, int64_t i, float v) {
 }
 
 __global__ void store_kv_kernel(KvLayer c, const float* __restrict__ k, const float* __restrict__ v,
-                                const int32_t* __restrict__ slots, const int32_t* __restrict__ positions, int n) {
+                                const int32_t* __restrict__ slots,
+                                const int32_t* __restrict__ positions, int n) {
   const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (idx >= n * c.kv_width) return;
   const int64_t t = idx / c.kv_width, i = idx % c.kv_width;
@@ -166,15 +212,18 @@ __global__ void store_kv_kernel(KvLayer c, const float* __restrict__ k, const fl
 constexpr int kAttnWarps = 4;
 constexpr int kMaxDimsPerLane = 8;
 
-__global__ void attention_kernel(KvLayer c, const float* __restrict__ q, const int32_t* __restrict__ slots,
-                                 const int32_t* __restrict__ positions, AttentionParams p, float* __restrict__ out) {
+__global__ void attention_kernel(KvLayer c, const float* __restrict__ q,
+                                 const int32_t* __restrict__ slots,
+                                 const int32_t* __restrict__ positions, AttentionParams p,
+                                 float* __restrict__ out) {
   const int t = blockIdx.x / p.n_head, h = blockIdx.x % p.n_head;
   const int warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp;
   const int n_keys = positions[t] + 1;
   const int group = p.n_head / p.n_head_kv;
   const int q_width = p.n_head * p.head_dim;
   const float* qh = q + static_cast<int64_t>(t) * q_width + h * p.head_dim;
-  const int64_t base = static_cast<int64_t>(slots[t]) * c.n_ctx * c.kv_width + static_cast<int64_t>(h / group) * p.head_dim;
+  const int64_t base = static_cast<int64_t>(slots[t]) * c.n_ctx * c.kv_width +
+                       static_cast<int64_t>(h / group) * p.head_dim;
 
   float qv[kMaxDimsPerLane], acc[kMaxDimsPerLane];
 #pragma unroll
@@ -225,8 +274,8 @@ __global__ void attention_kernel(KvLayer c, const float* __restrict__ q, const i
   }
 }
 
-__global__ void swiglu_kernel(const float* __restrict__ gate, const float* __restrict__ up, float* __restrict__ out,
-                              int64_t n) {
+__global__ void swiglu_kernel(const float* __restrict__ gate, const float* __restrict__ up,
+                              float* __restrict__ out, int64_t n) {
   const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < n) {
     const float g = gate[i];
@@ -234,20 +283,24 @@ __global__ void swiglu_kernel(const float* __restrict__ gate, const float* __res
   }
 }
 
-__global__ void add_kernel(const float* __restrict__ a, const float* __restrict__ b, float* __restrict__ out, int64_t n) {
+__global__ void add_kernel(const float* __restrict__ a, const float* __restrict__ b,
+                           float* __restrict__ out, int64_t n) {
   const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < n) out[i] = a[i] + b[i];
 }
 
-__global__ void gather_rows_kernel(const float* __restrict__ x, const int32_t* __restrict__ rows, int n_rows, int dim,
-                                   float* __restrict__ out) {
+__global__ void gather_rows_kernel(const float* __restrict__ x, const int32_t* __restrict__ rows,
+                                   int n_rows, int dim, float* __restrict__ out) {
   const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i < static_cast<int64_t>(n_rows) * dim) out[i] = x[static_cast<int64_t>(rows[i / dim]) * dim + i % dim];
+  if (i < static_cast<int64_t>(n_rows) * dim)
+    out[i] = x[static_cast<int64_t>(rows[i / dim]) * dim + i % dim];
 }
 
 constexpr int kThreads = 256;
 
-void check_launch(const char* what) { check(cudaGetLastError(), what); }
+void check_launch(const char* what) {
+  check(cudaGetLastError(), what);
+}
 
 }  // namespace
 
@@ -256,23 +309,27 @@ void check(cudaError_t status, const char* what) {
 }
 
 void check(cublasStatus_t status, const char* what) {
-  if (status != CUBLAS_STATUS_SUCCESS) fail("cuBLAS {} failed: status {}", what, static_cast<int>(status));
+  if (status != CUBLAS_STATUS_SUCCESS)
+    fail("cuBLAS {} failed: status {}", what, static_cast<int>(status));
 }
 
 void matvec(const Weight& w, const float* x, float* out, int n, cudaStream_t stream) {
   dispatch(w.type, [&](auto tag) {
     using T = decltype(tag);
-    matvec_kernel<typename T::Block, T::kBlockSize><<<blocks_for(w.n_out, kMatvecWarps), kMatvecWarps * kWarp, 0, stream>>>(
-        static_cast<const typename T::Block*>(w.data), w.n_in, w.n_out, x, out, n);
+    matvec_kernel<typename T::Block, T::kBlockSize>
+        <<<static_cast<unsigned>(w.n_out), kMatvecThreads, 0, stream>>>(
+            static_cast<const typename T::Block*>(w.data), w.n_in, w.n_out, x, out, n);
   });
   check_launch("matvec");
 }
 
-void dequantize_rows(const Weight& w, int64_t first, int64_t count, float* out, cudaStream_t stream) {
+void dequantize_rows(const Weight& w, int64_t first, int64_t count, float* out,
+                     cudaStream_t stream) {
   dispatch(w.type, [&](auto tag) {
     using T = decltype(tag);
-    dequantize_rows_kernel<typename T::Block, T::kBlockSize><<<blocks_for(count * w.n_in, kThreads), kThreads, 0, stream>>>(
-        static_cast<const typename T::Block*>(w.data), w.n_in, first, count, out);
+    dequantize_rows_kernel<typename T::Block, T::kBlockSize>
+        <<<blocks_for(count * w.n_in, kThreads), kThreads, 0, stream>>>(
+            static_cast<const typename T::Block*>(w.data), w.n_in, first, count, out);
   });
   check_launch("dequantize_rows");
 }
@@ -280,39 +337,48 @@ void dequantize_rows(const Weight& w, int64_t first, int64_t count, float* out, 
 void embed(const Weight& table, const BatchView& batch, float* out, cudaStream_t stream) {
   dispatch(table.type, [&](auto tag) {
     using T = decltype(tag);
-    embed_kernel<typename T::Block, T::kBlockSize><<<blocks_for(batch.n * table.n_in, kThreads), kThreads, 0, stream>>>(
-        static_cast<const typename T::Block*>(table.data), table.n_in, batch.tokens, batch.n, out);
+    embed_kernel<typename T::Block, T::kBlockSize>
+        <<<blocks_for(batch.n * table.n_in, kThreads), kThreads, 0, stream>>>(
+            static_cast<const typename T::Block*>(table.data), table.n_in, batch.tokens, batch.n,
+            out);
   });
   check_launch("embed");
 }
 
-void rms_norm(const float* x, const float* weight, float* out, int n, int dim, float eps, cudaStream_t stream) {
+void rms_norm(const float* x, const float* weight, float* out, int n, int dim, float eps,
+              cudaStream_t stream) {
   if (n == 0) return;
   rms_norm_kernel<<<n, kNormThreads, 0, stream>>>(x, weight, out, dim, eps);
   check_launch("rms_norm");
 }
 
-void rope(float* x, const BatchView& batch, int n_heads, int head_dim, const RopeParams& p, cudaStream_t stream) {
+void rope(float* x, const BatchView& batch, int n_heads, int head_dim, const RopeParams& p,
+          cudaStream_t stream) {
   const int64_t pairs = static_cast<int64_t>(batch.n) * n_heads * (p.n_rot / 2);
   if (pairs == 0) return;
-  rope_kernel<<<blocks_for(pairs, kThreads), kThreads, 0, stream>>>(x, batch.positions, batch.n, n_heads, head_dim, p);
+  rope_kernel<<<blocks_for(pairs, kThreads), kThreads, 0, stream>>>(x, batch.positions, batch.n,
+                                                                    n_heads, head_dim, p);
   check_launch("rope");
 }
 
-void store_kv(const KvLayer& cache, const float* k, const float* v, const BatchView& batch, cudaStream_t stream) {
+void store_kv(const KvLayer& cache, const float* k, const float* v, const BatchView& batch,
+              cudaStream_t stream) {
   const int64_t n = batch.n * cache.kv_width;
   if (n == 0) return;
-  store_kv_kernel<<<blocks_for(n, kThreads), kThreads, 0, stream>>>(cache, k, v, batch.slots, batch.positions, batch.n);
+  store_kv_kernel<<<blocks_for(n, kThreads), kThreads, 0, stream>>>(cache, k, v, batch.slots,
+                                                                    batch.positions, batch.n);
   check_launch("store_kv");
 }
 
-void attention(const KvLayer& cache, const float* q, const BatchView& batch, const AttentionParams& p, float* out,
-               cudaStream_t stream) {
+void attention(const KvLayer& cache, const float* q, const BatchView& batch,
+               const AttentionParams& p, float* out, cudaStream_t stream) {
   if (p.head_dim > kMaxDimsPerLane * kWarp) {
-    fail("the CUDA attention kernel supports head sizes up to {}, got {}", kMaxDimsPerLane * kWarp, p.head_dim);
+    fail("the CUDA attention kernel supports head sizes up to {}, got {}", kMaxDimsPerLane * kWarp,
+         p.head_dim);
   }
   if (batch.n == 0) return;
-  attention_kernel<<<batch.n * p.n_head, kAttnWarps * kWarp, 0, stream>>>(cache, q, batch.slots, batch.positions, p, out);
+  attention_kernel<<<batch.n * p.n_head, kAttnWarps * kWarp, 0, stream>>>(cache, q, batch.slots,
+                                                                          batch.positions, p, out);
   check_launch("attention");
 }
 
@@ -328,7 +394,8 @@ void add(const float* a, const float* b, float* out, int64_t n, cudaStream_t str
   check_launch("add");
 }
 
-void gather_rows(const float* x, const int32_t* rows, int n_rows, int dim, float* out, cudaStream_t stream) {
+void gather_rows(const float* x, const int32_t* rows, int n_rows, int dim, float* out,
+                 cudaStream_t stream) {
   const int64_t n = static_cast<int64_t>(n_rows) * dim;
   if (n == 0) return;
   gather_rows_kernel<<<blocks_for(n, kThreads), kThreads, 0, stream>>>(x, rows, n_rows, dim, out);

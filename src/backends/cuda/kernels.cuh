@@ -13,7 +13,8 @@ namespace concord::cuda {
 inline constexpr int kMaxMatvecTokens = 8;
 void matvec(const Weight& w, const float* x, float* out, int n, cudaStream_t stream);
 // Dequantises rows [first, first + count) of W into float32 [count, n_in].
-void dequantize_rows(const Weight& w, int64_t first, int64_t count, float* out, cudaStream_t stream);
+void dequantize_rows(const Weight& w, int64_t first, int64_t count, float* out,
+                     cudaStream_t stream);
 
 void embed(const Weight& table, const BatchView& batch, float* out, cudaStream_t stream);
 void rms_norm(const float* x, const float* weight, float* out, int n, int dim, float eps,
