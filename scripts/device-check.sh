@@ -58,10 +58,11 @@ if ! skip parity; then
   mkdir -p /tmp/concord-models
   for t in ${PARITY_TYPES:-f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q2_k q3_k q4_k q5_k q6_k}; do
     m=/tmp/concord-models/parity-$t.gguf
-    "$BIN_CONCORD" synth -o "$m" --layers 4 --width 1024 --heads 16 --kv-heads 4 --ff 2816 --vocab 32000 \
+    # PARITY_SHAPE / PARITY_N / PARITY_PROMPTS override the synthetic shape, tokens, prompts.
+    "$BIN_CONCORD" synth -o "$m" ${PARITY_SHAPE:---layers 4 --width 1024 --heads 16 --kv-heads 4 --ff 2816 --vocab 32000} \
       --type "$t" --seed 5 >/dev/null
-    "$BIN_CONCORD" parity -m "$m" --backends cpu,cuda -n 32 --receipt "$OUT/receipt-$t.json" \
-      >"$OUT/parity-$t.txt" 2>&1
+    "$BIN_CONCORD" parity -m "$m" --backends cpu,cuda -n "${PARITY_N:-32}" ${PARITY_PROMPTS:+--prompts "$PARITY_PROMPTS"} \
+      --receipt "$OUT/receipt-$t.json" >"$OUT/parity-$t.txt" 2>&1
     note "synthetic $t: $(grep -c '^ok' "$OUT/parity-$t.txt") ok, $(grep -c '^FAIL' "$OUT/parity-$t.txt") failed; $(grep -oE 'cosine [0-9.]+' "$OUT/parity-$t.txt" | sort | head -1)"
     rm -f "$m"
   done
