@@ -84,6 +84,12 @@ fi
 note "== done"
 # The device tool returns at most 8 files: keep the summary, the receipts and the op table
 # loose, and pack every log into one archive.
-(cd "$OUT" && tar czf logs.tar.gz --exclude=logs.tar.gz --exclude=summary.txt *.txt *.log 2>/dev/null \
-  && tar czf receipts.tar.gz receipt-*.json 2>/dev/null && rm -f receipt-*.json parity-*.txt bench-*.txt *.log \
-  golden-prompts.txt probe.txt ops_test.log; ls "$OUT")
+(
+  cd "$OUT" || exit
+  shopt -s nullglob
+  logs=(*.log parity-*.txt bench-*.txt probe.txt golden-prompts.txt)
+  receipts=(receipt-*.json)
+  ((${#logs[@]})) && tar czf logs.tar.gz "${logs[@]}" && rm -f "${logs[@]}"
+  ((${#receipts[@]})) && tar czf receipts.tar.gz "${receipts[@]}" && rm -f "${receipts[@]}"
+  ls
+)
