@@ -15,7 +15,8 @@ namespace {
 void save(const std::string& dir, const std::string& name, const gguf::Writer& w) {
   const auto bytes = w.to_bytes();
   std::ofstream(dir + "/" + name, std::ios::binary)
-      .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+      .write(reinterpret_cast<const char*>(bytes.data()),
+             static_cast<std::streamsize>(bytes.size()));
 }
 
 gguf::Writer every_type(uint32_t version) {
@@ -45,7 +46,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string dir = argv[1];
-  for (uint32_t v = 1; v <= 3; ++v) save(dir, "every-type-v" + std::to_string(v) + ".gguf", every_type(v));
+  for (uint32_t v = 1; v <= 3; ++v)
+    save(dir, "every-type-v" + std::to_string(v) + ".gguf", every_type(v));
   SynthOptions o;
   o.hparams.n_layer = 1;
   o.hparams.n_embd = 32;

@@ -14,7 +14,9 @@ namespace {
 
 constexpr uint32_t kMaxArrayDepth = 8;
 
-bool is_power_of_two(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
+bool is_power_of_two(uint64_t v) {
+  return v != 0 && (v & (v - 1)) == 0;
+}
 
 }  // namespace
 
@@ -38,8 +40,8 @@ class Parser {
   uint64_t left() const { return bytes_.size() - pos_; }
   void need(uint64_t n, std::string_view field) const {
     if (n > left()) {
-      error(pos_, fmt::format("truncated file: {} needs {} bytes but only {} remain", field, n,
-                              left()));
+      error(pos_,
+            fmt::format("truncated file: {} needs {} bytes but only {} remain", field, n, left()));
     }
   }
   template <typename T>
@@ -69,8 +71,8 @@ class Parser {
   // A count of items of at least `min_item_bytes` each must fit in what is left.
   void check_count(uint64_t at, uint64_t count, uint64_t min_item_bytes, std::string_view field) {
     if (count > left() / min_item_bytes) {
-      error(at, fmt::format("{} {} cannot fit in the {} bytes left in the file", field, count,
-                            left()));
+      error(at,
+            fmt::format("{} {} cannot fit in the {} bytes left in the file", field, count, left()));
     }
   }
 
@@ -85,7 +87,8 @@ class Parser {
     }
     uint64_t at = pos_;
     n_tensors_ = read_size("tensor count");
-    const uint64_t min_tensor_info = 2 * size_field_bytes() + 4 + 4 + 8;  // name, 1 dim, type, offset
+    const uint64_t min_tensor_info =
+        2 * size_field_bytes() + 4 + 4 + 8;  // name, 1 dim, type, offset
     check_count(at, n_tensors_, min_tensor_info, "tensor count");
     at = pos_;
     n_kv_ = read_size("metadata count");
@@ -113,36 +116,61 @@ class Parser {
 
   static uint64_t min_value_bytes(ValueType type, size_t size_field) {
     switch (type) {
-      case ValueType::U8: case ValueType::I8: case ValueType::Bool: return 1;
-      case ValueType::U16: case ValueType::I16: return 2;
-      case ValueType::U32: case ValueType::I32: case ValueType::F32: return 4;
-      case ValueType::U64: case ValueType::I64: case ValueType::F64: return 8;
-      case ValueType::String: return size_field;
-      case ValueType::Array: return 4 + size_field;
+      case ValueType::U8:
+      case ValueType::I8:
+      case ValueType::Bool:
+        return 1;
+      case ValueType::U16:
+      case ValueType::I16:
+        return 2;
+      case ValueType::U32:
+      case ValueType::I32:
+      case ValueType::F32:
+        return 4;
+      case ValueType::U64:
+      case ValueType::I64:
+      case ValueType::F64:
+        return 8;
+      case ValueType::String:
+        return size_field;
+      case ValueType::Array:
+        return 4 + size_field;
     }
     return 1;
   }
 
   Value read_value(ValueType type, const std::string& key, uint32_t depth) {
     switch (type) {
-      case ValueType::U8: return read<uint8_t>(key);
-      case ValueType::I8: return read<int8_t>(key);
-      case ValueType::U16: return read<uint16_t>(key);
-      case ValueType::I16: return read<int16_t>(key);
-      case ValueType::U32: return read<uint32_t>(key);
-      case ValueType::I32: return read<int32_t>(key);
-      case ValueType::F32: return read<float>(key);
-      case ValueType::U64: return read<uint64_t>(key);
-      case ValueType::I64: return read<int64_t>(key);
-      case ValueType::F64: return read<double>(key);
+      case ValueType::U8:
+        return read<uint8_t>(key);
+      case ValueType::I8:
+        return read<int8_t>(key);
+      case ValueType::U16:
+        return read<uint16_t>(key);
+      case ValueType::I16:
+        return read<int16_t>(key);
+      case ValueType::U32:
+        return read<uint32_t>(key);
+      case ValueType::I32:
+        return read<int32_t>(key);
+      case ValueType::F32:
+        return read<float>(key);
+      case ValueType::U64:
+        return read<uint64_t>(key);
+      case ValueType::I64:
+        return read<int64_t>(key);
+      case ValueType::F64:
+        return read<double>(key);
       case ValueType::Bool: {
         const uint64_t at = pos_;
         const uint8_t b = read<uint8_t>(key);
         if (b > 1) error(at, fmt::format("'{}': bool value {} is neither 0 nor 1", key, b));
         return b == 1;
       }
-      case ValueType::String: return read_string(key);
-      case ValueType::Array: return read_array(key, depth);
+      case ValueType::String:
+        return read_string(key);
+      case ValueType::Array:
+        return read_array(key, depth);
     }
     error(pos_, fmt::format("'{}': unknown value type", key));
   }
@@ -185,8 +213,8 @@ class Parser {
     const uint64_t dims_at = pos_;
     const uint32_t n_dims = read<uint32_t>(fmt::format("dimension count of '{}'", t.name));
     if (n_dims < 1 || n_dims > kMaxDims) {
-      error(dims_at, fmt::format("tensor '{}': {} dimensions (expected 1..{})", t.name, n_dims,
-                                 kMaxDims));
+      error(dims_at,
+            fmt::format("tensor '{}': {} dimensions (expected 1..{})", t.name, n_dims, kMaxDims));
     }
     int64_t n_elements = 1;
     for (uint32_t d = 0; d < n_dims; ++d) {
@@ -195,18 +223,21 @@ class Parser {
       if (dim == 0 || dim > static_cast<uint64_t>(INT64_MAX) ||
           __builtin_mul_overflow(n_elements, static_cast<int64_t>(dim), &n_elements)) {
         error(dim_at, fmt::format("tensor '{}': dimension {} = {} is zero or overflows the "
-                                  "element count", t.name, d, dim));
+                                  "element count",
+                                  t.name, d, dim));
       }
       t.shape.push_back(static_cast<int64_t>(dim));
     }
     const uint64_t type_at = pos_;
     const uint32_t type_id = read<uint32_t>(fmt::format("type of '{}'", t.name));
     const std::optional<TypeInfo> info = find_type_info(type_id);
-    if (!info) error(type_at, fmt::format("tensor '{}': unknown tensor type id {}", t.name, type_id));
+    if (!info)
+      error(type_at, fmt::format("tensor '{}': unknown tensor type id {}", t.name, type_id));
     t.type = info->type;
     if (t.shape[0] % info->block_size != 0) {
       error(dims_at, fmt::format("tensor '{}': row length {} is not a multiple of the {} block "
-                                 "size {}", t.name, t.shape[0], info->name, info->block_size));
+                                 "size {}",
+                                 t.name, t.shape[0], info->name, info->block_size));
     }
     const uint64_t n_blocks = static_cast<uint64_t>(n_elements / info->block_size);
     if (__builtin_mul_overflow(n_blocks, info->block_bytes, &t.n_bytes)) {
@@ -225,7 +256,8 @@ class Parser {
     const uint64_t data_offset = (pos_ + f_.alignment_ - 1) / f_.alignment_ * f_.alignment_;
     if (!f_.tensors_.empty() && data_offset > bytes_.size()) {
       error(pos_, fmt::format("truncated file: tensor data should start at {} but the file has "
-                              "{} bytes", data_offset, bytes_.size()));
+                              "{} bytes",
+                              data_offset, bytes_.size()));
     }
     f_.data_offset_ = data_offset;
     const uint64_t data_size = bytes_.size() - std::min<uint64_t>(data_offset, bytes_.size());
@@ -234,7 +266,8 @@ class Parser {
       if (t.offset > data_size || t.n_bytes > data_size - t.offset) {
         error(data_offset + std::min(t.offset, data_size),
               fmt::format("tensor '{}': data [{}, +{} bytes) extends past the end of the file "
-                          "({} data bytes)", t.name, t.offset, t.n_bytes, data_size));
+                          "({} data bytes)",
+                          t.name, t.offset, t.n_bytes, data_size));
       }
       t.data = bytes_.subspan(data_offset + t.offset, t.n_bytes);
       by_offset.push_back(&t);

@@ -36,9 +36,10 @@ LlamaHparams read_llama_hparams(const gguf::File& f) {
   hp.n_ff = f.require_int("llama.feed_forward_length");
   hp.n_head = f.require_int("llama.attention.head_count");
   hp.n_head_kv = f.get_int("llama.attention.head_count_kv").value_or(hp.n_head);
-  hp.n_rot = f.get_int("llama.rope.dimension_count").value_or(hp.n_head > 0 ? hp.n_embd / hp.n_head : 0);
-  hp.rms_eps = static_cast<float>(
-      f.get_float("llama.attention.layer_norm_rms_epsilon").value_or(1e-5));
+  hp.n_rot =
+      f.get_int("llama.rope.dimension_count").value_or(hp.n_head > 0 ? hp.n_embd / hp.n_head : 0);
+  hp.rms_eps =
+      static_cast<float>(f.get_float("llama.attention.layer_norm_rms_epsilon").value_or(1e-5));
   hp.rope_base = static_cast<float>(f.get_float("llama.rope.freq_base").value_or(10000.0));
   const std::string scaling = f.get_string("llama.rope.scaling.type").value_or("none");
   const double factor = f.get_float("llama.rope.scaling.factor")
@@ -48,8 +49,8 @@ LlamaHparams read_llama_hparams(const gguf::File& f) {
     hp.rope_freq_scale = static_cast<float>(1.0 / factor);
   } else if (scaling != "none" && scaling != "llama3") {
     // llama3 scaling arrives as the rope_freqs.weight tensor; others are not implemented.
-    fail("{}: RoPE scaling type '{}' is not supported (supported: none, linear, llama3)",
-         f.label(), scaling);
+    fail("{}: RoPE scaling type '{}' is not supported (supported: none, linear, llama3)", f.label(),
+         scaling);
   }
   if (const std::optional<int64_t> n = f.get_int("llama.vocab_size")) {
     hp.n_vocab = *n;

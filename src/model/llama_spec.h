@@ -13,13 +13,13 @@ namespace concord {
 
 struct LlamaHparams {
   int64_t n_vocab = 512;
-  int64_t n_ctx = 512;       // training context (llama.context_length)
-  int64_t n_embd = 64;       // model width
+  int64_t n_ctx = 512;  // training context (llama.context_length)
+  int64_t n_embd = 64;  // model width
   int64_t n_layer = 2;
   int64_t n_head = 4;
-  int64_t n_head_kv = 4;     // < n_head for grouped-query attention
-  int64_t n_ff = 172;        // feed-forward width
-  int64_t n_rot = 16;        // rotary dimensions per head (usually head_dim)
+  int64_t n_head_kv = 4;  // < n_head for grouped-query attention
+  int64_t n_ff = 172;     // feed-forward width
+  int64_t n_rot = 16;     // rotary dimensions per head (usually head_dim)
   float rms_eps = 1e-5f;
   float rope_base = 10000.0f;
   float rope_freq_scale = 1.0f;  // 1 / linear scaling factor (llama.rope.scaling.*)

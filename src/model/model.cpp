@@ -33,7 +33,8 @@ std::unique_ptr<Model> load_model(const gguf::File& file, Backend& backend) {
     if (*arch == a.name) return a.load(file, backend);
   }
   std::string list;
-  for (const std::string& name : supported_architectures()) list += (list.empty() ? "" : ", ") + name;
+  for (const std::string& name : supported_architectures())
+    list += (list.empty() ? "" : ", ") + name;
   fail("{}: unsupported architecture '{}' (supported: {})", file.label(), *arch, list);
 }
 

@@ -20,10 +20,10 @@ struct ModelInfo {
   int64_t n_ctx_train = 0;
   int64_t n_layer = 0;
   int64_t n_embd = 0;
-  int64_t kv_width = 0;      // per layer, for K and for V
+  int64_t kv_width = 0;  // per layer, for K and for V
   uint64_t n_params = 0;
-  uint64_t weight_bytes = 0;     // all weights as stored on the backend
-  uint64_t embedding_bytes = 0;  // the token-embedding table (a decode step reads one row)
+  uint64_t weight_bytes = 0;           // all weights as stored on the backend
+  uint64_t embedding_bytes = 0;        // the token-embedding table (a decode step reads one row)
   std::vector<GgmlType> weight_types;  // distinct types of the weights
 };
 

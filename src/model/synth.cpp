@@ -96,9 +96,10 @@ gguf::Writer synthesize_llama(const SynthOptions& options) {
     const GgmlType type = spec.is_matrix ? options.weight_type : GgmlType::F32;
     const int64_t block = type_info(type).block_size;
     if (spec.required && spec.shape[0] % block != 0) {
-      fail("tensor '{}' has rows of {} elements, not a multiple of the {} block size {}: "
-           "pick dimensions divisible by {}", spec.name, spec.shape[0], type_name(type), block,
-           block);
+      fail(
+          "tensor '{}' has rows of {} elements, not a multiple of the {} block size {}: "
+          "pick dimensions divisible by {}",
+          spec.name, spec.shape[0], type_name(type), block, block);
     }
   }
   std::vector<std::vector<uint8_t>> data(specs.size());

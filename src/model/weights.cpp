@@ -9,7 +9,9 @@ namespace concord {
 namespace {
 
 constexpr size_t kAlign = 256;
-size_t align_up(size_t v) { return (v + kAlign - 1) / kAlign * kAlign; }
+size_t align_up(size_t v) {
+  return (v + kAlign - 1) / kAlign * kAlign;
+}
 
 std::string shape_string(const std::vector<int64_t>& shape) {
   std::string s = "[";
@@ -38,12 +40,12 @@ WeightStore::WeightStore(const gguf::File& file, Backend& backend,
       continue;
     }
     if (t->shape != spec.shape) {
-      fail("{}: tensor '{}' has shape {}, the {} architecture expects {}", file.label(),
-           spec.name, t->shape_string(), architecture, shape_string(spec.shape));
+      fail("{}: tensor '{}' has shape {}, the {} architecture expects {}", file.label(), spec.name,
+           t->shape_string(), architecture, shape_string(spec.shape));
     }
     if (!type_info(t->type).supported) {
-      fail("{}: tensor '{}' has weight type {}, which concord cannot read", file.label(),
-           spec.name, type_name(t->type));
+      fail("{}: tensor '{}' has weight type {}, which concord cannot read", file.label(), spec.name,
+           type_name(t->type));
     }
     if (spec.is_matrix && !backend.capabilities().supports(t->type)) {
       fail("{}: tensor '{}' has weight type {}, which the {} backend does not support",
@@ -60,7 +62,8 @@ WeightStore::WeightStore(const gguf::File& file, Backend& backend,
     const gguf::TensorInfo& t = *p.tensor;
     if (p.spec->is_matrix) {
       backend.upload(base + p.offset, t.data.data(), p.bytes);
-      entries_[t.name] = {{t.type, t.shape[0], t.n_elements() / t.shape[0], base + p.offset}, p.offset};
+      entries_[t.name] = {{t.type, t.shape[0], t.n_elements() / t.shape[0], base + p.offset},
+                          p.offset};
     } else {
       const std::vector<float> values = dequantize(t.type, t.data, t.n_elements());
       backend.upload(base + p.offset, values.data(), p.bytes);

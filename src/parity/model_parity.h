@@ -26,7 +26,7 @@ struct PromptParity {
   // Forward level (every prompt position).
   double min_cosine = 1.0;
   int worst_position = 0;
-  int top1_mismatches = 0;         // outside near-ties
+  int top1_mismatches = 0;  // outside near-ties
   int top1_near_tie_mismatches = 0;
   // Generation level.
   std::vector<int32_t> tokens_a, tokens_b;

@@ -6,7 +6,6 @@
 
 namespace concord::codecs {
 
-
 void quantize(const float* x, BlockQ4_0& b);
 void quantize(const float* x, BlockQ4_1& b);
 void quantize(const float* x, BlockQ5_0& b);

@@ -14,24 +14,46 @@ namespace concord::decode {
 // --- bit positions ------------------------------------------------------------------------
 
 // Legacy 32-blocks: element j < 16 in the low nibble of qs[j], element j + 16 in the high.
-CONCORD_HD int nibble32(const uint8_t* qs, int i) { return i < 16 ? (qs[i] & 0x0f) : (qs[i - 16] >> 4); }
+CONCORD_HD int nibble32(const uint8_t* qs, int i) {
+  return i < 16 ? (qs[i] & 0x0f) : (qs[i - 16] >> 4);
+}
 // Bit 4 of legacy 5-bit element i: bit i of the little-endian u32 qh.
-CONCORD_HD int fifth_bit32(const uint8_t* qh, int i) { return (qh[i / 8] >> (i % 8)) & 1; }
+CONCORD_HD int fifth_bit32(const uint8_t* qh, int i) {
+  return (qh[i / 8] >> (i % 8)) & 1;
+}
 
 // Q2_K / Q3_K low 2 bits: halves of 128; r = i % 128 sits in byte 32h + r%32 at shift 2*(r/32).
-CONCORD_HD int two_bit_byte(int i) { return 32 * (i / 128) + i % 32; }
-CONCORD_HD int two_bit_shift(int i) { return 2 * ((i % 128) / 32); }
+CONCORD_HD int two_bit_byte(int i) {
+  return 32 * (i / 128) + i % 32;
+}
+CONCORD_HD int two_bit_shift(int i) {
+  return 2 * ((i % 128) / 32);
+}
 // Q3_K third bit: byte r % 32 of hmask, bit 4h + r/32.
-CONCORD_HD int hmask_bit(int i) { return 4 * (i / 128) + (i % 128) / 32; }
+CONCORD_HD int hmask_bit(int i) {
+  return 4 * (i / 128) + (i % 128) / 32;
+}
 // Q4_K / Q5_K nibbles: chunks of 64; r = i % 64 in byte 32c + r%32, low nibble if r < 32.
-CONCORD_HD int nibble_byte(int i) { return 32 * (i / 64) + i % 32; }
-CONCORD_HD int nibble_shift(int i) { return (i % 64) < 32 ? 0 : 4; }
+CONCORD_HD int nibble_byte(int i) {
+  return 32 * (i / 64) + i % 32;
+}
+CONCORD_HD int nibble_shift(int i) {
+  return (i % 64) < 32 ? 0 : 4;
+}
 // Q6_K: halves of 128, groups g = r/32; low nibble in ql[64h + l + 32(g&1)] at shift
 // 4*(g/2), high 2 bits in qh[32h + l] at shift 2g (l = i % 32).
-CONCORD_HD int q6_low_byte(int i) { return 64 * (i / 128) + i % 32 + 32 * (((i % 128) / 32) & 1); }
-CONCORD_HD int q6_low_shift(int i) { return 4 * (((i % 128) / 32) / 2); }
-CONCORD_HD int q6_high_byte(int i) { return 32 * (i / 128) + i % 32; }
-CONCORD_HD int q6_high_shift(int i) { return 2 * ((i % 128) / 32); }
+CONCORD_HD int q6_low_byte(int i) {
+  return 64 * (i / 128) + i % 32 + 32 * (((i % 128) / 32) & 1);
+}
+CONCORD_HD int q6_low_shift(int i) {
+  return 4 * (((i % 128) / 32) / 2);
+}
+CONCORD_HD int q6_high_byte(int i) {
+  return 32 * (i / 128) + i % 32;
+}
+CONCORD_HD int q6_high_shift(int i) {
+  return 2 * ((i % 128) / 32);
+}
 
 // Q4_K / Q5_K: eight 6-bit (scale, min) pairs in 12 bytes. Pairs 0..3 sit in the low 6 bits
 // of bytes 0..3 (scale) and 4..7 (min); pairs 4..7 keep their low nibbles in bytes 8..11
@@ -107,11 +129,23 @@ CONCORD_HD float element(const BlockQ6_K& b, int i) {
 }
 
 // Plain float formats, as "blocks" of one element.
-struct F32Element { float v; };
-struct F16Element { uint16_t v; };
-struct BF16Element { uint16_t v; };
-CONCORD_HD float element(const F32Element& b, int) { return b.v; }
-CONCORD_HD float element(const F16Element& b, int) { return f16_to_f32(b.v); }
-CONCORD_HD float element(const BF16Element& b, int) { return bf16_to_f32(b.v); }
+struct F32Element {
+  float v;
+};
+struct F16Element {
+  uint16_t v;
+};
+struct BF16Element {
+  uint16_t v;
+};
+CONCORD_HD float element(const F32Element& b, int) {
+  return b.v;
+}
+CONCORD_HD float element(const F16Element& b, int) {
+  return f16_to_f32(b.v);
+}
+CONCORD_HD float element(const BF16Element& b, int) {
+  return bf16_to_f32(b.v);
+}
 
 }  // namespace concord::decode

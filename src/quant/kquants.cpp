@@ -110,7 +110,8 @@ void quantize(const float* x, BlockQ2_K& b) {
   quantize_affine(x, {16, 16, 3, 15}, b.d, b.dmin, ls, lm, q);
   for (int s = 0; s < 16; ++s) b.scales[s] = static_cast<uint8_t>(ls[s] | (lm[s] << 4));
   std::memset(b.qs, 0, sizeof b.qs);
-  for (int i = 0; i < kQKK; ++i) b.qs[two_bit_byte(i)] |= static_cast<uint8_t>(q[i] << two_bit_shift(i));
+  for (int i = 0; i < kQKK; ++i)
+    b.qs[two_bit_byte(i)] |= static_cast<uint8_t>(q[i] << two_bit_shift(i));
 }
 
 void quantize(const float* x, BlockQ3_K& b) {
@@ -131,7 +132,8 @@ void quantize(const float* x, BlockQ4_K& b) {
   quantize_affine(x, {8, 32, 15, 63}, b.d, b.dmin, ls, lm, q);
   pack_scale_min(ls, lm, b.scales);
   std::memset(b.qs, 0, sizeof b.qs);
-  for (int i = 0; i < kQKK; ++i) b.qs[nibble_byte(i)] |= static_cast<uint8_t>(q[i] << nibble_shift(i));
+  for (int i = 0; i < kQKK; ++i)
+    b.qs[nibble_byte(i)] |= static_cast<uint8_t>(q[i] << nibble_shift(i));
 }
 
 void quantize(const float* x, BlockQ5_K& b) {

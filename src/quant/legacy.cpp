@@ -104,7 +104,8 @@ void quantize(const float* x, BlockQ8_0& b) {
   for (int i = 0; i < kQK; ++i) amax = std::max(amax, std::fabs(x[i]));
   const Scale d = f16_scale(amax / 127.0f);
   b.d = d.bits;
-  for (int i = 0; i < kQK; ++i) b.qs[i] = static_cast<int8_t>(round_clamp(x[i] * d.inverse, -127, 127));
+  for (int i = 0; i < kQK; ++i)
+    b.qs[i] = static_cast<int8_t>(round_clamp(x[i] * d.inverse, -127, 127));
 }
 
 }  // namespace concord::codecs

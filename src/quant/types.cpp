@@ -73,7 +73,9 @@ const TypeInfo& type_info(GgmlType type) {
   fail("unknown tensor type id {}", static_cast<uint32_t>(type));
 }
 
-std::string_view type_name(GgmlType type) { return type_info(type).name; }
+std::string_view type_name(GgmlType type) {
+  return type_info(type).name;
+}
 
 const std::vector<GgmlType>& supported_types() {
   static const std::vector<GgmlType> types = [] {
@@ -92,7 +94,8 @@ GgmlType parse_type_name(std::string_view name) {
     if (info.supported && info.name == wanted) return info.type;
   }
   std::string list;
-  for (GgmlType t : supported_types()) list += (list.empty() ? "" : ", ") + std::string(type_name(t));
+  for (GgmlType t : supported_types())
+    list += (list.empty() ? "" : ", ") + std::string(type_name(t));
   fail("unknown weight type '{}' (supported: {})", name, list);
 }
 

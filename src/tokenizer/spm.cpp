@@ -37,8 +37,8 @@ void Tokenizer::encode_spm(std::string_view raw, std::vector<TokenId>& out) cons
   }
   std::vector<Symbol> symbols;
   for (size_t i = 0; i < text.size();) {
-    const size_t len = std::min(utf8::sequence_length(static_cast<unsigned char>(text[i])),
-                                text.size() - i);
+    const size_t len =
+        std::min(utf8::sequence_length(static_cast<unsigned char>(text[i])), text.size() - i);
     const int index = static_cast<int>(symbols.size());
     symbols.push_back({i, len, index - 1, -1});
     if (index > 0) symbols[static_cast<size_t>(index - 1)].next = index;
@@ -54,7 +54,8 @@ void Tokenizer::encode_spm(std::string_view raw, std::vector<TokenId>& out) cons
     if (!id) return;
     queue.push({left, right, vocab_.scores[static_cast<size_t>(*id)], l.length + r.length});
   };
-  for (size_t i = 1; i < symbols.size(); ++i) try_pair(static_cast<int>(i - 1), static_cast<int>(i));
+  for (size_t i = 1; i < symbols.size(); ++i)
+    try_pair(static_cast<int>(i - 1), static_cast<int>(i));
 
   while (!queue.empty()) {
     const Bigram b = queue.top();

@@ -27,9 +27,11 @@ Tokenizer::Tokenizer(Vocab vocab) : vocab_(std::move(vocab)) {
       special_by_length_.push_back(id);
     }
   }
-  std::stable_sort(special_by_length_.begin(), special_by_length_.end(), [this](TokenId a, TokenId b) {
-    return vocab_.tokens[static_cast<size_t>(a)].size() > vocab_.tokens[static_cast<size_t>(b)].size();
-  });
+  std::stable_sort(special_by_length_.begin(), special_by_length_.end(),
+                   [this](TokenId a, TokenId b) {
+                     return vocab_.tokens[static_cast<size_t>(a)].size() >
+                            vocab_.tokens[static_cast<size_t>(b)].size();
+                   });
 }
 
 std::vector<TokenId> Tokenizer::encode(std::string_view text, bool add_special,
@@ -86,7 +88,8 @@ std::string Tokenizer::piece(TokenId id, bool show_special) const {
       return show_special ? token : std::string();
     case TokenType::Byte:
       // "<0xNN>"
-      if (token.size() == 6) return std::string(1, static_cast<char>(std::stoi(token.substr(3, 2), nullptr, 16)));
+      if (token.size() == 6)
+        return std::string(1, static_cast<char>(std::stoi(token.substr(3, 2), nullptr, 16)));
       return token;
     default: {
       std::string out;
@@ -120,6 +123,8 @@ std::string StreamDecoder::push(TokenId id) {
   return ready;
 }
 
-std::string StreamDecoder::flush() { return std::exchange(pending_, std::string()); }
+std::string StreamDecoder::flush() {
+  return std::exchange(pending_, std::string());
+}
 
 }  // namespace concord

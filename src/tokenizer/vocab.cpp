@@ -39,8 +39,10 @@ Vocab Vocab::from_gguf(const gguf::File& f) {
   if (model == "llama") {
     v.model = Model::Spm;
   } else if (model == "gpt2") {
-    fail("{}: byte-level BPE tokenizers (tokenizer.ggml.model = 'gpt2') are not supported yet; "
-         "supported: llama (SentencePiece)", f.label());
+    fail(
+        "{}: byte-level BPE tokenizers (tokenizer.ggml.model = 'gpt2') are not supported yet; "
+        "supported: llama (SentencePiece)",
+        f.label());
   } else {
     fail("{}: tokenizer model '{}' is not supported (supported: llama)", f.label(), model);
   }

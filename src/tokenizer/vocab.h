@@ -32,7 +32,7 @@ struct Vocab {
   std::vector<std::string> tokens;
   std::vector<float> scores;
   std::vector<TokenType> types;
-  std::unordered_map<std::string, TokenId> ids;  // piece -> id
+  std::unordered_map<std::string, TokenId> ids;             // piece -> id
   std::vector<std::pair<std::string, std::string>> merges;  // BPE, by rank
 
   TokenId bos = -1, eos = -1, eot = -1, pad = -1, unk = -1, sep = -1;

@@ -67,7 +67,9 @@ inline uint16_t f32_to_f16(float f) {
   return static_cast<uint16_t>(sign | q);
 }
 
-CONCORD_HD float bf16_to_f32(uint16_t h) { return float_from_bits(static_cast<uint32_t>(h) << 16); }
+CONCORD_HD float bf16_to_f32(uint16_t h) {
+  return float_from_bits(static_cast<uint32_t>(h) << 16);
+}
 
 // f32 -> bf16 bits, round to nearest even; NaN stays a quiet NaN.
 inline uint16_t f32_to_bf16(float f) {

@@ -14,7 +14,9 @@ SelectionRequest request(std::optional<std::string> flag = std::nullopt,
   return {flag, {types, KvType::F16}, {1, 0}};
 }
 
-bool cuda_usable() { return !find_backend("cuda")->unavailable_reason(); }
+bool cuda_usable() {
+  return !find_backend("cuda")->unavailable_reason();
+}
 
 std::string error_of(const std::function<void()>& f) {
   try {
@@ -59,7 +61,8 @@ TEST(Selection, StrictModeTurnsFallbackIntoAnError) {
   SelectionEnv env;
   env.strict = true;
   const std::string msg = error_of([&] { select_backend(request("cuda"), env); });
-  EXPECT_NE(msg.find("backend 'cuda' was requested but cannot run this model"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("backend 'cuda' was requested but cannot run this model"), std::string::npos)
+      << msg;
   EXPECT_NE(msg.find("CONCORD_STRICT=1"), std::string::npos) << msg;
 }
 
@@ -78,11 +81,14 @@ TEST(Selection, MissingCapabilityIsSkippedWithItsReason) {
 }
 
 TEST(Selection, UnknownNamesAreClearErrors) {
-  EXPECT_NE(error_of([] { select_backend(request("tpu"), SelectionEnv{}); }).find("unknown backend 'tpu' in --backend"),
+  EXPECT_NE(error_of([] {
+              select_backend(request("tpu"), SelectionEnv{});
+            }).find("unknown backend 'tpu' in --backend"),
             std::string::npos);
   SelectionEnv env;
   env.backend = "metal";
-  EXPECT_NE(error_of([&] { select_backend(request(), env); }).find("in CONCORD_BACKEND"), std::string::npos);
+  EXPECT_NE(error_of([&] { select_backend(request(), env); }).find("in CONCORD_BACKEND"),
+            std::string::npos);
   SelectionEnv chain;
   chain.priority = "cpu,fpga";
   EXPECT_NE(error_of([&] { select_backend(request(), chain); }).find("in CONCORD_BACKEND_PRIORITY"),

@@ -121,7 +121,8 @@ std::string altered_model(const test::TempDir& dir, const std::string& name,
   for (const auto& [key, value] : src.metadata()) w.set(key, value);
   w.set("general.architecture", architecture);
   for (const auto& t : src.tensors()) {
-    if (t.name != drop_tensor) w.add_tensor(t.name, t.type, t.shape, {t.data.begin(), t.data.end()});
+    if (t.name != drop_tensor)
+      w.add_tensor(t.name, t.type, t.shape, {t.data.begin(), t.data.end()});
   }
   const std::string path = dir.file(name);
   w.write_file(path);
@@ -161,9 +162,11 @@ TEST(CliRun, StoriesGreedyCompletionWithStopString) {
   const std::string model = test::shared_file("models/stories260K.gguf").string();
   const Result r = run("run -m " + model + " -p 'Once upon a time' --temp 0 -n 40");
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_EQ(r.output.rfind("Once upon a time, there was a little girl named Lily.", 0), 0u) << r.output;
+  EXPECT_EQ(r.output.rfind("Once upon a time, there was a little girl named Lily.", 0), 0u)
+      << r.output;
   // "named Lily" spans several tokens; it must not be emitted, and generation stops.
-  const Result s = run("run -m " + model + " -p 'Once upon a time' --temp 0 -n 40 --stop 'named Lily'");
+  const Result s =
+      run("run -m " + model + " -p 'Once upon a time' --temp 0 -n 40 --stop 'named Lily'");
   ASSERT_EQ(s.exit_code, 0) << s.output;
   EXPECT_EQ(s.output, "Once upon a time, there was a little girl \n");
 }
@@ -188,7 +191,8 @@ TEST(CliParity, OpHarnessFromTheCommandLine) {
   const Result r = run("parity --ops --backend cpu --op swiglu");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("0 failed"), std::string::npos) << r.output;
-  EXPECT_NE(run("parity --ops --op nonsense").output.find("unknown op 'nonsense'"), std::string::npos);
+  EXPECT_NE(run("parity --ops --op nonsense").output.find("unknown op 'nonsense'"),
+            std::string::npos);
 }
 
 TEST(CliSelection, UnavailableCudaFallsBackVisiblyAndStrictModeRefuses) {
@@ -201,11 +205,15 @@ TEST(CliSelection, UnavailableCudaFallsBackVisiblyAndStrictModeRefuses) {
   }
   const Result fallback = run("run -m " + model + " -p Hi -n 4 --temp 0 --backend cuda");
   EXPECT_EQ(fallback.exit_code, 0) << fallback.output;
-  EXPECT_NE(fallback.output.find("backend: requested=cuda detected=[cpu,cpu-ref] selected=cpu reason=fallback (cuda: "),
-            std::string::npos) << fallback.output;
+  EXPECT_NE(
+      fallback.output.find(
+          "backend: requested=cuda detected=[cpu,cpu-ref] selected=cpu reason=fallback (cuda: "),
+      std::string::npos)
+      << fallback.output;
   const Result strict = run("run -m " + model + " -p Hi -n 4 --backend cuda", "CONCORD_STRICT=1 ");
   EXPECT_NE(strict.exit_code, 0);
-  EXPECT_NE(strict.output.find("CONCORD_STRICT=1 forbids falling back"), std::string::npos) << strict.output;
+  EXPECT_NE(strict.output.find("CONCORD_STRICT=1 forbids falling back"), std::string::npos)
+      << strict.output;
   const Result env = run("run -m " + model + " -p Hi -n 4", "CONCORD_BACKEND=cuda ");
   EXPECT_NE(env.output.find("requested=cuda"), std::string::npos) << env.output;
 }

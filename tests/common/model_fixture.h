@@ -32,7 +32,8 @@ struct LoadedModel {
   // Logits of every position of `tokens` run as one sequence in slot 0: [n, n_vocab].
   std::vector<float> all_logits(std::span<const TokenId> tokens, int slot = 0) {
     Batch b;
-    for (size_t i = 0; i < tokens.size(); ++i) b.add(tokens[i], static_cast<int32_t>(i), slot, true);
+    for (size_t i = 0; i < tokens.size(); ++i)
+      b.add(tokens[i], static_cast<int32_t>(i), slot, true);
     std::vector<float> logits;
     model->forward(b, cache->layers(), logits);
     return logits;

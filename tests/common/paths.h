@@ -39,10 +39,10 @@ class TempDir {
 }  // namespace concord::test
 
 // Skips the test, with the reason, where ../shared is not present.
-#define CONCORD_REQUIRE_SHARED(relative)                                                   \
-  do {                                                                                     \
-    if (!std::filesystem::exists(::concord::test::shared_file(relative))) {                \
+#define CONCORD_REQUIRE_SHARED(relative)                                                        \
+  do {                                                                                          \
+    if (!std::filesystem::exists(::concord::test::shared_file(relative))) {                     \
       GTEST_SKIP() << "shared test material absent: " << ::concord::test::shared_file(relative) \
-                   << " (set CONCORD_SHARED or place ../shared beside the checkout)";      \
-    }                                                                                      \
+                   << " (set CONCORD_SHARED or place ../shared beside the checkout)";           \
+    }                                                                                           \
   } while (0)

@@ -19,8 +19,7 @@ TEST(SharedModels, Stories260KVersion1AndVersion3AreIdentical) {
   ASSERT_EQ(v3.metadata().size(), v1.metadata().size());
   for (size_t i = 0; i < v3.metadata().size(); ++i) {
     EXPECT_EQ(v3.metadata()[i].first, v1.metadata()[i].first);
-    EXPECT_TRUE(v3.metadata()[i].second == v1.metadata()[i].second)
-        << v3.metadata()[i].first;
+    EXPECT_TRUE(v3.metadata()[i].second == v1.metadata()[i].second) << v3.metadata()[i].first;
   }
   ASSERT_EQ(v3.tensors().size(), 48u);
   ASSERT_EQ(v1.tensors().size(), v3.tensors().size());

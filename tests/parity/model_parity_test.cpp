@@ -27,7 +27,8 @@ TEST(ModelParity, OptimisedCpuMatchesReferenceOnStories) {
   const gguf::File file = gguf::File::open(test::shared_file("models/stories260K.gguf"));
   CpuReferenceBackend ref;
   CpuBackend cpu(2);
-  const auto report = parity::compare_backends(file, ref, cpu, parity::default_parity_prompts(), 64);
+  const auto report =
+      parity::compare_backends(file, ref, cpu, parity::default_parity_prompts(), 64);
   EXPECT_TRUE(report.passed);
   for (const auto& r : report.prompts) {
     EXPECT_GE(r.min_cosine, 0.9999) << r.prompt;
@@ -44,7 +45,8 @@ TEST(ModelParity, PerturbedBackendIsCaught) {
   const gguf::File file = gguf::File::open(test::shared_file("models/stories260K.gguf"));
   CpuReferenceBackend ref;
   PerturbedBackend bad;
-  const auto report = parity::compare_backends(file, ref, bad, parity::default_parity_prompts(), 64);
+  const auto report =
+      parity::compare_backends(file, ref, bad, parity::default_parity_prompts(), 64);
   EXPECT_FALSE(report.passed);
   int caught = 0;
   for (const auto& r : report.prompts) caught += r.passed ? 0 : 1;

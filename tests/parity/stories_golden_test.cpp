@@ -51,15 +51,14 @@ TEST_P(StoriesGolden, GreedyTokensAndLastPromptLogitsMatch) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(FilesAndBackends, StoriesGolden,
-                         ::testing::Values(Case{"stories260K.gguf", "cpu"},
-                                           Case{"stories260K-v1.gguf", "cpu"},
-                                           Case{"stories260K.gguf", "cpu-ref"},
-                                           Case{"stories260K-v1.gguf", "cpu-ref"}),
-                         [](const auto& info) {
-                           return std::string(info.param.file.find("v1") != std::string::npos ? "v1_" : "v3_") +
-                                  (info.param.backend == "cpu" ? "cpu" : "cpu_ref");
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    FilesAndBackends, StoriesGolden,
+    ::testing::Values(Case{"stories260K.gguf", "cpu"}, Case{"stories260K-v1.gguf", "cpu"},
+                      Case{"stories260K.gguf", "cpu-ref"}, Case{"stories260K-v1.gguf", "cpu-ref"}),
+    [](const auto& info) {
+      return std::string(info.param.file.find("v1") != std::string::npos ? "v1_" : "v3_") +
+             (info.param.backend == "cpu" ? "cpu" : "cpu_ref");
+    });
 
 }  // namespace
 }  // namespace concord

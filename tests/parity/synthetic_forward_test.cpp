@@ -36,7 +36,8 @@ std::vector<TokenId> random_tokens(int n, uint64_t seed) {
 
 constexpr int64_t kVocab = 320;
 
-void expect_rows_equal(std::span<const float> a, std::span<const float> b, const std::string& what) {
+void expect_rows_equal(std::span<const float> a, std::span<const float> b,
+                       const std::string& what) {
   ASSERT_EQ(a.size(), b.size()) << what;
   const test::Similarity s = test::compare(a, b);
   EXPECT_LE(s.nmse, 1e-10) << what << " (max |diff| " << s.max_abs_diff << ")";

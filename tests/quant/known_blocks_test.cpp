@@ -116,8 +116,12 @@ void q4k_scales(Bytes& x) {
   x.b.insert(x.b.end(), {2, 2, 2, 2 | (2 << 6)});   // mins 0..3, top bits of min 7
   x.b.insert(x.b.end(), {0x25, 0x26, 0x27, 0x18});  // low nibbles of scale/min 4..7
 }
-float q4k_scale(int b) { return b == 7 ? 40.0f : b + 1.0f; }
-float q4k_min(int b) { return b == 7 ? 33.0f : 2.0f; }
+float q4k_scale(int b) {
+  return b == 7 ? 40.0f : b + 1.0f;
+}
+float q4k_min(int b) {
+  return b == 7 ? 33.0f : 2.0f;
+}
 
 TEST(KnownBlock, Q4_K) {
   Bytes x;  // d = dmin = 1; qs = 0x31: even sub-blocks read 1, odd ones 3

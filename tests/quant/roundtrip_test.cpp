@@ -37,12 +37,24 @@ std::vector<float> make_data(Data kind, int64_t n, uint64_t seed) {
   std::vector<float> x(static_cast<size_t>(n));
   for (float& v : x) {
     switch (kind) {
-      case Data::Gaussian: v = rng.normal(); break;
-      case Data::Uniform: v = rng.uniform(-3.0f, 3.0f); break;
-      case Data::Outliers: v = rng.normal() * (rng.uniform() < 0.01 ? 50.0f : 1.0f); break;
-      case Data::Positive: v = rng.uniform(0.5f, 2.0f); break;
-      case Data::Constant: v = -1.25f; break;
-      case Data::Zero: v = 0.0f; break;
+      case Data::Gaussian:
+        v = rng.normal();
+        break;
+      case Data::Uniform:
+        v = rng.uniform(-3.0f, 3.0f);
+        break;
+      case Data::Outliers:
+        v = rng.normal() * (rng.uniform() < 0.01 ? 50.0f : 1.0f);
+        break;
+      case Data::Positive:
+        v = rng.uniform(0.5f, 2.0f);
+        break;
+      case Data::Constant:
+        v = -1.25f;
+        break;
+      case Data::Zero:
+        v = 0.0f;
+        break;
     }
   }
   return x;
@@ -70,9 +82,9 @@ TEST_P(QuantRoundTrip, ErrorWithinBoundOnEveryDistribution) {
     double err2 = 0, ref2 = 0;
     for (int64_t start = 0; start < n; start += block) {
       const double step = block_step(b, x.data() + start, block);
-      const double absmax = std::fabs(*std::max_element(
-          x.begin() + start, x.begin() + start + block,
-          [](float p, float q) { return std::fabs(p) < std::fabs(q); }));
+      const double absmax = std::fabs(
+          *std::max_element(x.begin() + start, x.begin() + start + block,
+                            [](float p, float q) { return std::fabs(p) < std::fabs(q); }));
       for (int64_t i = start; i < start + block; ++i) {
         ASSERT_TRUE(std::isfinite(y[i])) << type_name(b.type) << " element " << i;
         const double err = std::fabs(static_cast<double>(x[i]) - y[i]);

@@ -77,14 +77,16 @@ TEST(Sampler, TopPKeepsTheSmallestPrefixReachingP) {
   p.min_p = 0.0f;
   p.seed = 5;
   size_t keep = 0;
-  for (double mass = 0; mass < 0.7; mass += probs[order[keep++]]) {}
+  for (double mass = 0; mass < 0.7; mass += probs[order[keep++]]) {
+  }
   const std::set<TokenId> allowed(order.begin(), order.begin() + static_cast<long>(keep));
   Sampler s(p, 50);
   for (int i = 0; i < 2000; ++i) ASSERT_TRUE(allowed.count(s.sample(z, {}).token));
 }
 
 TEST(Sampler, MinPExcludesUnlikelyTokensAndRenormalises) {
-  std::vector<float> z = {0.0f, std::log(0.5f), std::log(0.04f), std::log(0.3f)};  // p ∝ 1, .5, .04, .3
+  std::vector<float> z = {0.0f, std::log(0.5f), std::log(0.04f),
+                          std::log(0.3f)};  // p ∝ 1, .5, .04, .3
   SamplingParams p;
   p.temperature = 1.0f;
   p.top_k = 0;

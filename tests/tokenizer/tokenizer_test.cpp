@@ -34,8 +34,8 @@ TEST(Tokenizer, StoriesGoldenPromptTokens) {
 
 TEST(Tokenizer, SyntheticVocabularyRoundTripsAnyBytes) {
   const Tokenizer tok = synthetic_tokenizer();
-  for (const std::string text : {"hello world", "  two  spaces ", "ünïcödé 🦙", "\n\t\x01",
-                                 "THE END."}) {
+  for (const std::string text :
+       {"hello world", "  two  spaces ", "ünïcödé 🦙", "\n\t\x01", "THE END."}) {
     const auto ids = tok.encode(text, false);
     EXPECT_EQ(tok.decode(ids, true), text);
   }

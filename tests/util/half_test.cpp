@@ -13,8 +13,8 @@ TEST(Half, KnownValues) {
   EXPECT_EQ(f32_to_f16(-0.0f), 0x8000);
   EXPECT_EQ(f32_to_f16(1.0f), 0x3c00);
   EXPECT_EQ(f32_to_f16(-2.0f), 0xc000);
-  EXPECT_EQ(f32_to_f16(65504.0f), 0x7bff);  // largest finite
-  EXPECT_EQ(f32_to_f16(65520.0f), 0x7c00);  // rounds to infinity
+  EXPECT_EQ(f32_to_f16(65504.0f), 0x7bff);               // largest finite
+  EXPECT_EQ(f32_to_f16(65520.0f), 0x7c00);               // rounds to infinity
   EXPECT_EQ(f32_to_f16(std::ldexp(1.0f, -24)), 0x0001);  // smallest subnormal
   EXPECT_EQ(f32_to_f16(std::ldexp(1.0f, -25)), 0x0000);  // ties to even: zero
   EXPECT_EQ(f32_to_f16(std::numeric_limits<float>::infinity()), 0x7c00);

@@ -12,8 +12,8 @@ CpuReferenceBackend::CpuReferenceBackend() : caps_(host_capabilities("scalar ref
 void CpuReferenceBackend::embed(const Weight& table, const BatchView& batch, float* out) {
   reference::embed(table, batch, out);
 }
-void CpuReferenceBackend::rms_norm(const float* x, const float* weight, float* out, int n,
-                                   int dim, float eps) {
+void CpuReferenceBackend::rms_norm(const float* x, const float* weight, float* out, int n, int dim,
+                                   float eps) {
   reference::rms_norm(x, weight, out, n, dim, eps);
 }
 void CpuReferenceBackend::matmul(const Weight& w, const float* x, float* out, int n) {

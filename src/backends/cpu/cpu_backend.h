@@ -30,8 +30,7 @@ class CpuReferenceBackend : public HostBackend {
                  const AttentionParams& params, float* out) override;
   void swiglu(const float* gate, const float* up, float* out, int64_t n) override;
   void add(const float* a, const float* b, float* out, int64_t n) override;
-  void gather_rows(const float* x, const int32_t* rows, int n_rows, int dim,
-                   float* out) override;
+  void gather_rows(const float* x, const int32_t* rows, int n_rows, int dim, float* out) override;
 
  private:
   Capabilities caps_;

@@ -66,8 +66,9 @@ void attention(ThreadPool& pool, const KvLayer& cache, const float* q, const Bat
       const int n_keys = batch.positions[t] + 1;
       score.resize(static_cast<size_t>(n_keys));
       const float* qh = q + static_cast<int64_t>(t) * q_width + h * p.head_dim;
-      const int64_t slot_base = static_cast<int64_t>(batch.slots[t]) * cache.n_ctx * cache.kv_width +
-                                static_cast<int64_t>(h / group) * p.head_dim;
+      const int64_t slot_base =
+          static_cast<int64_t>(batch.slots[t]) * cache.n_ctx * cache.kv_width +
+          static_cast<int64_t>(h / group) * p.head_dim;
       float max_score = -INFINITY;
       for (int j = 0; j < n_keys; ++j) {
         const int64_t row = slot_base + static_cast<int64_t>(j) * cache.kv_width;
@@ -75,7 +76,8 @@ void attention(ThreadPool& pool, const KvLayer& cache, const float* q, const Bat
         if (cache.type == KvType::F32) {
           k = static_cast<const float*>(cache.k) + row;
         } else {
-          for (int i = 0; i < p.head_dim; ++i) key[i] = reference::read_kv(cache.k, cache.type, row + i);
+          for (int i = 0; i < p.head_dim; ++i)
+            key[i] = reference::read_kv(cache.k, cache.type, row + i);
           k = key.data();
         }
         score[j] = dot(qh, k, p.head_dim) * p.scale;
@@ -87,7 +89,8 @@ void attention(ThreadPool& pool, const KvLayer& cache, const float* q, const Bat
       for (int j = 0; j < n_keys; ++j) {
         const int64_t row = slot_base + static_cast<int64_t>(j) * cache.kv_width;
         const float weight = score[j];
-        for (int i = 0; i < p.head_dim; ++i) acc[i] += weight * reference::read_kv(cache.v, cache.type, row + i);
+        for (int i = 0; i < p.head_dim; ++i)
+          acc[i] += weight * reference::read_kv(cache.v, cache.type, row + i);
       }
       float* oh = out + static_cast<int64_t>(t) * q_width + h * p.head_dim;
       for (int i = 0; i < p.head_dim; ++i) oh[i] = acc[i] / total;

@@ -109,7 +109,8 @@ void attention(const KvLayer& cache, const float* q, const BatchView& batch,
       for (int j = 0; j < n_keys; ++j) {
         const int64_t row = kv_row(cache, batch.slots[t], j) + head_offset;
         double dot = 0.0;
-        for (int i = 0; i < p.head_dim; ++i) dot += qh[i] * static_cast<double>(read_kv(cache.k, cache.type, row + i));
+        for (int i = 0; i < p.head_dim; ++i)
+          dot += qh[i] * static_cast<double>(read_kv(cache.k, cache.type, row + i));
         score[j] = dot * p.scale;
         max_score = std::max(max_score, score[j]);
       }
@@ -141,7 +142,8 @@ void add(const float* a, const float* b, float* out, int64_t n) {
 
 void gather_rows(const float* x, const int32_t* rows, int n_rows, int dim, float* out) {
   for (int r = 0; r < n_rows; ++r) {
-    for (int i = 0; i < dim; ++i) out[static_cast<int64_t>(r) * dim + i] = x[static_cast<int64_t>(rows[r]) * dim + i];
+    for (int i = 0; i < dim; ++i)
+      out[static_cast<int64_t>(r) * dim + i] = x[static_cast<int64_t>(rows[r]) * dim + i];
   }
 }
 

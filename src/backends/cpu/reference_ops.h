@@ -20,6 +20,6 @@ void gather_rows(const float* x, const int32_t* rows, int n_rows, int dim, float
 
 // Helpers shared with the optimised CPU kernels.
 double rope_theta(int pair, int32_t position, const RopeParams& params);  // angle of pair i
-float read_kv(const void* base, KvType type, int64_t index);             // one cached value
+float read_kv(const void* base, KvType type, int64_t index);              // one cached value
 
 }  // namespace concord::reference
