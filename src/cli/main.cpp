@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   concord::cli::add_probe_command(app);
   concord::cli::add_parity_command(app);
   concord::cli::add_bench_command(app);
+  concord::cli::add_tokenize_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

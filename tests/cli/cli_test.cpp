@@ -171,6 +171,14 @@ TEST(CliRun, StoriesGreedyCompletionWithStopString) {
   EXPECT_EQ(s.output, "Once upon a time, there was a little girl \n");
 }
 
+TEST(CliTokenize, StoriesPromptIds) {
+  CONCORD_REQUIRE_SHARED("models/stories260K.gguf");
+  const Result r = run("tokenize -m " + test::shared_file("models/stories260K.gguf").string() +
+                       " --ids 'Once upon a time'");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output, "1 403 407 261 378\n");  // the golden prompt_tokens
+}
+
 TEST(CliParity, ModelParityWritesAReceipt) {
   CONCORD_REQUIRE_SHARED("models/stories260K.gguf");
   test::TempDir dir;
