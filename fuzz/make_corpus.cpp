@@ -58,6 +58,6 @@ int main(int argc, char** argv) {
   o.hparams.n_vocab = 260;
   o.hparams.tied_embeddings = true;
   o.weight_type = GgmlType::Q8_0;
-  save(dir, "tiny-llama.gguf", synthesize_llama(o));
+  save(dir, "tiny-llama.gguf", synthesize(o));
   return 0;
 }

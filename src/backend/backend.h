@@ -72,7 +72,9 @@ struct RopeParams {
   const float* freq_factors = nullptr;  // [n_rot/2] divisors of the frequencies, or null
 };
 
-// One layer's key/value cache: [n_slots, n_ctx, kv_width] for K and for V.
+// One layer's key/value cache: [n_slots, n_ctx, kv_width] for K and for V. Position p of
+// a slot lives in row p mod n_ctx, so a sliding-window layer can keep a ring of only
+// window + (tokens per step) rows; a global layer has n_ctx above every position.
 struct KvLayer {
   void* k = nullptr;
   void* v = nullptr;
@@ -83,7 +85,9 @@ struct KvLayer {
 
 struct AttentionParams {
   int n_head = 0, n_head_kv = 0, head_dim = 0;
-  float scale = 1.0f;  // applied to q·k
+  float scale = 1.0f;    // applied to q·k
+  int window = 0;        // > 0: a token at p sees positions p - window + 1 .. p only
+  float softcap = 0.0f;  // > 0: scores become softcap * tanh(score / softcap) (Gemma 2)
 };
 
 // A ragged batch on the device: token t belongs to cache slot slots[t] at positions[t].
@@ -131,17 +135,26 @@ class Backend {
   // Rotates x [n, n_heads * head_dim] in place by each token's position.
   virtual void rope(float* x, const BatchView& batch, int n_heads, int head_dim,
                     const RopeParams& params) = 0;
-  // Writes k, v [n, kv_width] into the cache at (slots[t], positions[t]).
+  // Writes k, v [n, kv_width] into the cache at (slots[t], positions[t] mod n_ctx).
   virtual void store_kv(const KvLayer& cache, const float* k, const float* v,
                         const BatchView& batch) = 0;
   // Causal attention of q [n, n_head * head_dim] over each token's slot, positions
-  // 0..positions[t] (grouped-query: head h reads kv head h / (n_head / n_head_kv)).
+  // 0..positions[t] or the last `window` of them (grouped-query: head h reads kv head
+  // h / (n_head / n_head_kv)). The caller keeps those positions resident in the ring.
   virtual void attention(const KvLayer& cache, const float* q, const BatchView& batch,
                          const AttentionParams& params, float* out) = 0;
   // out = silu(gate) * up, elementwise over n values.
   virtual void swiglu(const float* gate, const float* up, float* out, int64_t n) = 0;
+  // out = gelu_tanh(gate) * up, elementwise over n values (Gemma's GeGLU).
+  virtual void geglu(const float* gate, const float* up, float* out, int64_t n) = 0;
   // out = a + b, elementwise over n values.
   virtual void add(const float* a, const float* b, float* out, int64_t n) = 0;
+  // x[t] += bias for every row t: x [n, dim], bias [dim].
+  virtual void add_bias(float* x, const float* bias, int n, int dim) = 0;
+  // x = factor * x, elementwise over n values, in place.
+  virtual void scale(float* x, float factor, int64_t n) = 0;
+  // x = cap * tanh(x / cap), elementwise over n values, in place (logit soft-capping).
+  virtual void softcap(float* x, float cap, int64_t n) = 0;
   // out[i] = x[rows[i]]: picks the token rows that need logits; rows [n_rows], x [*, dim].
   virtual void gather_rows(const float* x, const int32_t* rows, int n_rows, int dim,
                            float* out) = 0;

@@ -5,6 +5,7 @@
 // over buffers far larger than any cache: 2 reads + 1 write per element).
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <nlohmann/json.hpp>
@@ -55,14 +56,20 @@ std::vector<TokenId> random_tokens(int n, int64_t n_vocab, uint64_t seed) {
   return t;
 }
 
-// Seconds to prefill `tokens` into a fresh slot as one batch (logits for the last).
+// Seconds to prefill `tokens` into a fresh slot as one batch, or as few as the cache's
+// sliding-window rings allow (logits for the last token).
 double time_prefill(Engine& e, const std::vector<TokenId>& tokens) {
-  Batch b;
-  for (size_t i = 0; i < tokens.size(); ++i)
-    b.add(tokens[i], static_cast<int32_t>(i), 0, i + 1 == tokens.size());
+  const size_t step =
+      e.cache->step_tokens() > 0 ? static_cast<size_t>(e.cache->step_tokens()) : tokens.size();
   std::vector<float> logits;
+  Batch b;
   const auto start = Clock::now();
-  e.model->forward(b, e.cache->layers(), logits);
+  for (size_t first = 0; first < tokens.size(); first += step) {
+    b.clear();
+    for (size_t i = first; i < std::min(tokens.size(), first + step); ++i)
+      b.add(tokens[i], static_cast<int32_t>(i), 0, i + 1 == tokens.size());
+    e.model->forward(b, e.cache->layers(), logits);
+  }
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 

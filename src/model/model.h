@@ -1,5 +1,5 @@
 // What the control plane sees of a loaded model: its shape and a batched forward pass.
-// One implementation per architecture (model/llama.cpp, ...); all run on any Backend.
+// Every family runs on the shared decoder (model/decoder.cpp) and on any Backend.
 #pragma once
 
 #include <memory>
@@ -21,6 +21,8 @@ struct ModelInfo {
   int64_t n_layer = 0;
   int64_t n_embd = 0;
   int64_t kv_width = 0;  // per layer, for K and for V
+  // Per layer: the sliding window (positions a token attends to), 0 for global layers.
+  std::vector<int64_t> layer_window;
   uint64_t n_params = 0;
   uint64_t weight_bytes = 0;           // all weights as stored on the backend
   uint64_t embedding_bytes = 0;        // the token-embedding table (a decode step reads one row)

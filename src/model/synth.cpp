@@ -33,13 +33,14 @@ std::vector<std::string> candidate_pieces() {
 }
 
 // Weights ~ N(0, 1/fan_in) keep activations of any width in a sane range; norm weights
-// ~ 1 + N(0, 0.1^2) so that they are not the identity.
+// ~ 1 + N(0, 0.1^2) so that they are not the identity; biases ~ N(0, 0.1^2).
 std::vector<float> random_values(const TensorSpec& spec, Rng& rng) {
   int64_t n = 1;
   for (int64_t d : spec.shape) n *= d;
   std::vector<float> values(static_cast<size_t>(n));
+  const bool bias = spec.name.ends_with(".bias");
   const float scale = spec.is_matrix ? 1.0f / std::sqrt(static_cast<float>(spec.shape[0])) : 0.1f;
-  const float mean = spec.is_matrix ? 0.0f : 1.0f;
+  const float mean = spec.is_matrix || bias ? 0.0f : 1.0f;
   for (float& v : values) v = mean + scale * rng.normal();
   return values;
 }
@@ -71,11 +72,11 @@ SynthVocab make_synth_vocab(int64_t n_vocab) {
   return v;
 }
 
-gguf::Writer synthesize_llama(const SynthOptions& options) {
-  const LlamaHparams& hp = options.hparams;
+gguf::Writer synthesize(const SynthOptions& options) {
+  const ModelHparams& hp = options.hparams;
   hp.validate();
   gguf::Writer w;
-  write_llama_hparams(w, hp);
+  write_hparams(w, hp);
   w.set("general.name", options.name);
   w.set("general.file_type", static_cast<uint32_t>(options.weight_type));
 
@@ -91,7 +92,7 @@ gguf::Writer synthesize_llama(const SynthOptions& options) {
 
   // Tensors are generated in parallel (each from its own seeded stream, so the result does
   // not depend on the thread count) and added in file order.
-  const std::vector<TensorSpec> specs = llama_tensor_specs(hp);
+  const std::vector<TensorSpec> specs = tensor_specs(hp);
   for (const TensorSpec& spec : specs) {
     const GgmlType type = spec.is_matrix ? options.weight_type : GgmlType::F32;
     const int64_t block = type_info(type).block_size;

@@ -1,4 +1,5 @@
-// Synthetic Llama-architecture models with seeded random weights and a small generated
+// Synthetic models of any supported family (llama, gemma*, qwen*) with seeded random
+// weights, the family's real tensor names and metadata, and a small generated
 // SentencePiece-style vocabulary: every test and benchmark can run at any size, anywhere,
 // without downloads.
 #pragma once
@@ -8,13 +9,13 @@
 #include <vector>
 
 #include "gguf/writer.h"
-#include "model/llama_spec.h"
+#include "model/hparams.h"
 #include "quant/types.h"
 
 namespace concord {
 
 struct SynthOptions {
-  LlamaHparams hparams;
+  ModelHparams hparams;                  // start from family_defaults(arch) for a family's features
   GgmlType weight_type = GgmlType::F32;  // for the 2-D weights; norms stay F32
   uint64_t seed = 42;
   std::string name = "concord-synthetic";
@@ -33,6 +34,6 @@ SynthVocab make_synth_vocab(int64_t n_vocab);
 
 // Builds the whole model in memory; throws concord::Error on inconsistent options (a
 // weight type whose block size does not divide a row, a vocabulary that is too small).
-gguf::Writer synthesize_llama(const SynthOptions& options);
+gguf::Writer synthesize(const SynthOptions& options);
 
 }  // namespace concord

@@ -8,7 +8,7 @@
 
 #include "backend/backend.h"
 #include "gguf/gguf.h"
-#include "model/llama_spec.h"
+#include "model/hparams.h"
 
 namespace concord {
 

@@ -233,16 +233,27 @@ std::vector<float> cache_to_f32(const std::vector<uint8_t>& bytes, KvType type) 
 void check_kv_and_attention(Context& ctx) {
   struct Case {
     int n_head, n_head_kv, head_dim, n_ctx;
+    int window = 0;        // sliding window (0: global)
+    float softcap = 0.0f;  // score soft-capping (0: none)
+    int32_t later = 0;     // > 0: slots 0 and 1 sit this far along a ring of n_ctx rows
+  };
+  const Case cases[] = {
+      {4, 4, 64, 40},
+      {8, 2, 64, 40},
+      {6, 1, 36, 300},
+      {4, 1, 256, 48, 16, 50.0f, 100},  // Gemma-like: 256-wide heads, window in a ring
+      {4, 2, 64, 40, 8},                // window inside a full-length cache (a mask)
   };
   for (KvType kv : ctx.backend.capabilities().kv_types) {
-    for (const Case& ac : {Case{4, 4, 64, 40}, Case{8, 2, 64, 40}, Case{6, 1, 36, 300}}) {
+    for (const Case& ac : cases) {
       const int64_t kv_width = static_cast<int64_t>(ac.n_head_kv) * ac.head_dim;
       const int n_slots = 3;
       const size_t element = kv == KvType::F32 ? 4 : 2;
       const size_t cache_bytes = element * n_slots * ac.n_ctx * kv_width;
       // A ragged batch: slot 0 continues at 30, slot 2 starts a prefill, slot 1 decodes.
       const std::vector<int32_t> slots = {0, 2, 2, 2, 1, 0};
-      const std::vector<int32_t> positions = {30, 0, 1, 2, ac.n_ctx - 1, 31};
+      const int32_t last = ac.later > 0 ? ac.later + 7 : ac.n_ctx - 1;
+      const std::vector<int32_t> positions = {ac.later + 30, 0, 1, 2, last, ac.later + 31};
       const int n = static_cast<int>(slots.size());
       // Fill the cache with earlier history (random), then store this batch on top.
       std::vector<uint8_t> history(cache_bytes);
@@ -263,8 +274,9 @@ void check_kv_and_attention(Context& ctx) {
       const KvLayer host_cache{want_k.data(), want_v.data(), kv, ac.n_ctx, kv_width};
       const BatchView host_batch{nullptr, positions.data(), slots.data(), n};
       reference::store_kv(host_cache, k.data(), v.data(), host_batch);
-      const AttentionParams ap{ac.n_head, ac.n_head_kv, ac.head_dim,
-                               1.0f / std::sqrt(static_cast<float>(ac.head_dim))};
+      const AttentionParams ap{ac.n_head,   ac.n_head_kv,
+                               ac.head_dim, 1.0f / std::sqrt(static_cast<float>(ac.head_dim)),
+                               ac.window,   ac.softcap};
       std::vector<float> want_out(q.size());
       reference::attention(host_cache, q.data(), host_batch, ap, want_out.data());
 
@@ -276,8 +288,9 @@ void check_kv_and_attention(Context& ctx) {
       Guarded out(ctx.backend, nullptr, q.size() * sizeof(float));
       const KvLayer cache{dk_cache.ptr<void>(), dv_cache.ptr<void>(), kv, ac.n_ctx, kv_width};
       const BatchView batch{nullptr, dpos.ptr<int32_t>(), dslots.ptr<int32_t>(), n};
-      const std::string shape = fmt::format("heads={}/{} dim={} ctx={} n={}", ac.n_head,
-                                            ac.n_head_kv, ac.head_dim, ac.n_ctx, n);
+      const std::string shape =
+          fmt::format("heads={}/{} dim={} ctx={} n={} window={} softcap={} from={}", ac.n_head,
+                      ac.n_head_kv, ac.head_dim, ac.n_ctx, n, ac.window, ac.softcap, ac.later);
 
       auto store = [&] { ctx.backend.store_kv(cache, dk.ptr<float>(), dv.ptr<float>(), batch); };
       store();
@@ -299,7 +312,7 @@ void check_kv_and_attention(Context& ctx) {
       OpCheck a{"attention", std::string(kv_type_name(kv)), shape};
       a.threshold = kAccumulating;
       int64_t keys = 0;
-      for (int32_t p : positions) keys += p + 1;
+      for (int32_t p : positions) keys += p + 1 - reference::first_visible_position(p, ap);
       a.bytes = static_cast<double>(keys * kv_width * 2 * element + q.size() * 8);
       a.flops = 4.0 * keys * ac.n_head * ac.head_dim;
       const auto got = out.read<float>(a.guards_intact);
@@ -308,29 +321,74 @@ void check_kv_and_attention(Context& ctx) {
   }
 }
 
+// Element-wise ops on n values: binary ones (out = f(a, b)) and in-place unary ones.
 void check_elementwise(Context& ctx) {
+  struct Binary {
+    const char* op;
+    void (*reference)(const float*, const float*, float*, int64_t);
+    void (Backend::*run)(const float*, const float*, float*, int64_t);
+  };
+  const Binary binaries[] = {{"swiglu", reference::swiglu, &Backend::swiglu},
+                             {"geglu", reference::geglu, &Backend::geglu},
+                             {"add", reference::add, &Backend::add}};
+  struct Unary {
+    const char* op;
+    float parameter;
+    void (*reference)(float*, float, int64_t);
+    void (Backend::*run)(float*, float, int64_t);
+  };
+  const Unary unaries[] = {{"scale", 25.298f, reference::scale, &Backend::scale},
+                           {"softcap", 3.0f, reference::softcap, &Backend::softcap}};
   for (int64_t n : {1, 1000, 4097}) {
     const std::vector<float> a = gaussian(ctx.rng, n, 4.0f), b = gaussian(ctx.rng, n);
-    std::vector<float> want_swiglu(static_cast<size_t>(n)), want_add(static_cast<size_t>(n));
-    reference::swiglu(a.data(), b.data(), want_swiglu.data(), n);
-    reference::add(a.data(), b.data(), want_add.data(), n);
     Guarded da = Guarded::of(ctx.backend, a), db = Guarded::of(ctx.backend, b);
-    Guarded out(ctx.backend, nullptr, static_cast<size_t>(n) * sizeof(float));
-    for (const bool is_add : {false, true}) {
+    for (const Binary& op : binaries) {
+      std::vector<float> want(static_cast<size_t>(n));
+      op.reference(a.data(), b.data(), want.data(), n);
+      Guarded out(ctx.backend, nullptr, static_cast<size_t>(n) * sizeof(float));
       auto call = [&] {
-        if (is_add) {
-          ctx.backend.add(da.ptr<float>(), db.ptr<float>(), out.ptr<float>(), n);
-        } else {
-          ctx.backend.swiglu(da.ptr<float>(), db.ptr<float>(), out.ptr<float>(), n);
-        }
+        (ctx.backend.*op.run)(da.ptr<float>(), db.ptr<float>(), out.ptr<float>(), n);
       };
       call();
-      OpCheck c{is_add ? "add" : "swiglu", "f32", fmt::format("n={}", n)};
+      OpCheck c{op.op, "f32", fmt::format("n={}", n)};
       c.threshold = kElementwise;
       c.bytes = static_cast<double>(n * 3 * sizeof(float));
       const auto got = out.read<float>(c.guards_intact);
-      ctx.finish(c, got, is_add ? want_add : want_swiglu, call);
+      ctx.finish(c, got, want, call);
     }
+    for (const Unary& op : unaries) {
+      std::vector<float> want = a;
+      op.reference(want.data(), op.parameter, n);
+      Guarded x = Guarded::of(ctx.backend, a);
+      (ctx.backend.*op.run)(x.ptr<float>(), op.parameter, n);
+      OpCheck c{op.op, "f32", fmt::format("n={} parameter={}", n, op.parameter)};
+      c.threshold = kElementwise;
+      c.bytes = static_cast<double>(n * 2 * sizeof(float));
+      const auto got = x.read<float>(c.guards_intact);
+      // Timing re-applies the op to its own output; only the first result is checked.
+      ctx.finish(c, got, want, [&] { (ctx.backend.*op.run)(x.ptr<float>(), op.parameter, n); });
+    }
+  }
+}
+
+void check_add_bias(Context& ctx) {
+  struct Shape {
+    int n, dim;
+  };
+  for (const Shape shape : {Shape{1, 64}, Shape{5, 77}}) {
+    const int n = shape.n, dim = shape.dim;
+    const std::vector<float> x = gaussian(ctx.rng, static_cast<int64_t>(n) * dim),
+                             bias = gaussian(ctx.rng, dim);
+    std::vector<float> want = x;
+    reference::add_bias(want.data(), bias.data(), n, dim);
+    Guarded dx = Guarded::of(ctx.backend, x), dbias = Guarded::of(ctx.backend, bias);
+    auto call = [&] { ctx.backend.add_bias(dx.ptr<float>(), dbias.ptr<float>(), n, dim); };
+    call();
+    OpCheck c{"add_bias", "f32", fmt::format("n={} dim={}", n, dim)};
+    c.threshold = kElementwise;
+    c.bytes = static_cast<double>(x.size() * 2 * sizeof(float));
+    const auto got = dx.read<float>(c.guards_intact);
+    ctx.finish(c, got, want, call);
   }
 }
 
@@ -363,16 +421,17 @@ constexpr OpEntry kOps[] = {
     {"matmul", check_matmul},
     {"rope", check_rope},
     {"store_kv,attention", check_kv_and_attention},
-    {"swiglu,add", check_elementwise},
+    {"swiglu,geglu,add,scale,softcap", check_elementwise},
+    {"add_bias", check_add_bias},
     {"gather_rows", check_gather_rows},
 };
 
 }  // namespace
 
 const std::vector<std::string>& harness_ops() {
-  static const std::vector<std::string> ops = {"embed",  "rms_norm", "matmul",
-                                               "rope",   "store_kv", "attention",
-                                               "swiglu", "add",      "gather_rows"};
+  static const std::vector<std::string> ops = {
+      "embed", "rms_norm", "matmul", "rope",    "store_kv", "attention",  "swiglu",
+      "geglu", "add",      "scale",  "softcap", "add_bias", "gather_rows"};
   return ops;
 }
 

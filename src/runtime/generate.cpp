@@ -74,7 +74,10 @@ GenerationResult generate(Model& model, KvCache& cache, Sequence& seq, const Tok
 
   std::vector<float> logits;
   const auto prefill_start = Clock::now();
-  const size_t chunk = static_cast<size_t>(std::max(1, params.prefill_chunk));
+  // Sliding-window rings hold at most step_tokens() new tokens per step.
+  int64_t chunk_tokens = std::max(1, params.prefill_chunk);
+  if (cache.step_tokens() > 0) chunk_tokens = std::min(chunk_tokens, cache.step_tokens());
+  const size_t chunk = static_cast<size_t>(chunk_tokens);
   for (size_t start = reuse; start < prompt.size(); start += chunk) {
     const size_t end = std::min(prompt.size(), start + chunk);
     forward_chunk(model, cache, seq.slot, prompt.subspan(start, end - start),

@@ -1,25 +1,34 @@
 #include "runtime/kv_cache.h"
 
+#include <algorithm>
+
 #include "util/error.h"
 
 namespace concord {
 
-KvCache::KvCache(Backend& backend, const ModelInfo& model, int n_slots, int64_t n_ctx, KvType type)
+KvCache::KvCache(Backend& backend, const ModelInfo& model, int n_slots, int64_t n_ctx, KvType type,
+                 int64_t step_tokens)
     : type_(type),
       n_ctx_(n_ctx),
+      step_tokens_(step_tokens),
       used_(static_cast<size_t>(n_slots), false),
       length_(static_cast<size_t>(n_slots), 0) {
   if (n_slots <= 0) fail("the KV cache needs at least one sequence slot, got {}", n_slots);
   if (n_ctx <= 0) fail("context length must be positive, got {}", n_ctx);
+  if (step_tokens < 0) fail("tokens per step must be >= 0, got {}", step_tokens);
   if (!backend.capabilities().supports(type)) {
     fail("the {} backend does not support a {} KV cache", backend.name(), kv_type_name(type));
   }
   const size_t element = type == KvType::F32 ? 4 : 2;
-  const size_t per_tensor = element * static_cast<size_t>(n_slots) * n_ctx * model.kv_width;
   for (int64_t l = 0; l < model.n_layer; ++l) {
+    const size_t index = static_cast<size_t>(l);
+    const int64_t window = index < model.layer_window.size() ? model.layer_window[index] : 0;
+    const int64_t rows =
+        window > 0 && step_tokens > 0 ? std::min(n_ctx, window + step_tokens) : n_ctx;
+    const size_t per_tensor = element * static_cast<size_t>(n_slots) * rows * model.kv_width;
     auto k = backend.allocate(per_tensor);
     auto v = backend.allocate(per_tensor);
-    layers_.push_back({k->data(), v->data(), type, n_ctx, model.kv_width});
+    layers_.push_back({k->data(), v->data(), type, rows, model.kv_width});
     buffers_.push_back(std::move(k));
     buffers_.push_back(std::move(v));
     bytes_ += 2 * per_tensor;

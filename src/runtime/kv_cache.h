@@ -1,5 +1,8 @@
 // The KV-cache manager: device memory for every layer's keys and values, organised as
 // slots (one per concurrent sequence) of n_ctx positions each, plus slot bookkeeping.
+// Sliding-window layers keep a ring of window + step_tokens rows instead (position p in
+// row p mod rows), which holds every key a step of up to step_tokens tokens per sequence
+// can attend to: memory for local layers is bounded by the window, not the context.
 #pragma once
 
 #include <memory>
@@ -13,11 +16,17 @@ namespace concord {
 
 class KvCache {
  public:
-  KvCache(Backend& backend, const ModelInfo& model, int n_slots, int64_t n_ctx, KvType type);
+  static constexpr int64_t kDefaultStepTokens = 512;
+  // step_tokens: the most tokens of one sequence a forward step may carry; 0 gives every
+  // layer the full context (no rings, e.g. as the masked reference in tests).
+  KvCache(Backend& backend, const ModelInfo& model, int n_slots, int64_t n_ctx, KvType type,
+          int64_t step_tokens = kDefaultStepTokens);
 
   std::span<const KvLayer> layers() const { return layers_; }
   int n_slots() const { return static_cast<int>(used_.size()); }
   int64_t n_ctx() const { return n_ctx_; }
+  // Tokens of one sequence a forward step may carry (0: unlimited).
+  int64_t step_tokens() const { return step_tokens_; }
   KvType type() const { return type_; }
   uint64_t bytes() const { return bytes_; }
 
@@ -33,6 +42,7 @@ class KvCache {
  private:
   KvType type_;
   int64_t n_ctx_;
+  int64_t step_tokens_;
   uint64_t bytes_ = 0;
   std::vector<std::unique_ptr<DeviceBuffer>> buffers_;
   std::vector<KvLayer> layers_;

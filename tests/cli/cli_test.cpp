@@ -116,7 +116,7 @@ std::string altered_model(const test::TempDir& dir, const std::string& name,
                           const std::string& architecture, const std::string& drop_tensor) {
   SynthOptions o;
   o.hparams.n_layer = 1;
-  const gguf::File src = gguf::File::parse(synthesize_llama(o).to_bytes(), "synth");
+  const gguf::File src = gguf::File::parse(synthesize(o).to_bytes(), "synth");
   gguf::Writer w;
   for (const auto& [key, value] : src.metadata()) w.set(key, value);
   w.set("general.architecture", architecture);
@@ -141,7 +141,8 @@ TEST(CliRun, BadInputGivesOneClearLineAndNonZeroExit) {
   } cases[] = {
       {"run -m /nonexistent.gguf -p hi", "cannot open '/nonexistent.gguf'"},
       {"run -m " + junk + " -p hi", "unsupported GGUF version 1953849888"},
-      {"run -m " + bert + " -p hi", "unsupported architecture 'bert' (supported: llama)"},
+      {"run -m " + bert + " -p hi",
+       "unsupported architecture 'bert' (supported: llama, gemma, gemma2, gemma3, qwen2, qwen3)"},
       {"run -m " + holed + " -p hi", "missing tensor 'blk.0.ffn_up.weight'"},
       {"run -m " + good + " --ctx 8 -p 'a prompt that is far too long for eight tokens'",
        "but the context holds 8"},

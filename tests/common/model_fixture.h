@@ -1,6 +1,7 @@
 // Loading a model on a named backend for tests, and comparing logits.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <span>
@@ -21,22 +22,30 @@ struct LoadedModel {
   std::unique_ptr<Model> model;
   std::unique_ptr<KvCache> cache;
 
+  // step_tokens: see KvCache (0: no sliding-window rings, every layer full-length).
   LoadedModel(gguf::File f, const std::string& backend_name, int n_slots = 1, int64_t n_ctx = 0,
-              KvType kv = KvType::F32)
+              KvType kv = KvType::F32, int64_t step_tokens = KvCache::kDefaultStepTokens)
       : file(std::make_unique<gguf::File>(std::move(f))),
         backend(create_backend(backend_name, {2})),
         model(load_model(*file, *backend)),
         cache(std::make_unique<KvCache>(*backend, model->info(), n_slots,
-                                        n_ctx > 0 ? n_ctx : model->info().n_ctx_train, kv)) {}
+                                        n_ctx > 0 ? n_ctx : model->info().n_ctx_train, kv,
+                                        step_tokens)) {}
 
-  // Logits of every position of `tokens` run as one sequence in slot 0: [n, n_vocab].
+  // Logits of every position of `tokens` run as one sequence in `slot`: [n, n_vocab], in
+  // as few steps as the cache's rings allow.
   std::vector<float> all_logits(std::span<const TokenId> tokens, int slot = 0) {
-    Batch b;
-    for (size_t i = 0; i < tokens.size(); ++i)
-      b.add(tokens[i], static_cast<int32_t>(i), slot, true);
-    std::vector<float> logits;
-    model->forward(b, cache->layers(), logits);
-    return logits;
+    const size_t step =
+        cache->step_tokens() > 0 ? static_cast<size_t>(cache->step_tokens()) : tokens.size();
+    std::vector<float> all, logits;
+    for (size_t first = 0; first < tokens.size(); first += step) {
+      Batch b;
+      for (size_t i = first; i < std::min(tokens.size(), first + step); ++i)
+        b.add(tokens[i], static_cast<int32_t>(i), slot, true);
+      model->forward(b, cache->layers(), logits);
+      all.insert(all.end(), logits.begin(), logits.end());
+    }
+    return all;
   }
 };
 

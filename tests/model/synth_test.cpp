@@ -31,8 +31,8 @@ class SynthEveryType : public ::testing::TestWithParam<GgmlType> {};
 TEST_P(SynthEveryType, LoadsBackWithTheRequestedShapesAndTypes) {
   for (bool tied : {false, true}) {
     const SynthOptions o = options(GetParam(), tied);
-    const gguf::File f = gguf::File::parse(synthesize_llama(o).to_bytes(), "synth");
-    const LlamaHparams hp = read_llama_hparams(f);
+    const gguf::File f = gguf::File::parse(synthesize(o).to_bytes(), "synth");
+    const ModelHparams hp = read_hparams(f);
     EXPECT_EQ(hp.n_layer, 2);
     EXPECT_EQ(hp.n_embd, 256);
     EXPECT_EQ(hp.n_head, 8);
@@ -42,7 +42,7 @@ TEST_P(SynthEveryType, LoadsBackWithTheRequestedShapesAndTypes) {
     EXPECT_EQ(hp.n_ctx, 128);
     EXPECT_EQ(hp.tied_embeddings, tied);
     size_t expected_tensors = 0;
-    for (const TensorSpec& spec : llama_tensor_specs(hp)) {
+    for (const TensorSpec& spec : tensor_specs(hp)) {
       const gguf::TensorInfo* t = f.find_tensor(spec.name);
       if (!spec.required) {
         EXPECT_EQ(t, nullptr) << spec.name;
@@ -64,10 +64,10 @@ INSTANTIATE_TEST_SUITE_P(AllTypes, SynthEveryType, ::testing::ValuesIn(supported
 
 TEST(Synth, SameSeedSameBytesOtherSeedOtherWeights) {
   SynthOptions o = options(GgmlType::Q8_0, false);
-  const auto a = synthesize_llama(o).to_bytes();
-  EXPECT_EQ(a, synthesize_llama(o).to_bytes());
+  const auto a = synthesize(o).to_bytes();
+  EXPECT_EQ(a, synthesize(o).to_bytes());
   o.seed = 43;
-  EXPECT_NE(a, synthesize_llama(o).to_bytes());
+  EXPECT_NE(a, synthesize(o).to_bytes());
 }
 
 TEST(Synth, RejectsShapesTheWeightTypeCannotHold) {
@@ -75,7 +75,7 @@ TEST(Synth, RejectsShapesTheWeightTypeCannotHold) {
   o.hparams.n_embd = 64;
   o.hparams.n_rot = 8;
   try {
-    synthesize_llama(o);
+    synthesize(o);
     FAIL();
   } catch (const Error& e) {
     const std::string msg = e.what();
@@ -84,10 +84,10 @@ TEST(Synth, RejectsShapesTheWeightTypeCannotHold) {
   }
   o = options(GgmlType::F32, false);
   o.hparams.n_vocab = 100;
-  EXPECT_THROW(synthesize_llama(o), Error);
+  EXPECT_THROW(synthesize(o), Error);
   o = options(GgmlType::F32, false);
   o.hparams.n_head_kv = 3;
-  EXPECT_THROW(synthesize_llama(o), Error);
+  EXPECT_THROW(synthesize(o), Error);
 }
 
 TEST(SynthVocab, EveryPieceIsReachableByMergingTwoEarlierOnes) {

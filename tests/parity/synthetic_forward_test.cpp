@@ -24,7 +24,7 @@ gguf::File synthetic(GgmlType type, bool tied, int n_head_kv) {
   o.hparams.tied_embeddings = tied;
   o.weight_type = type;
   o.seed = 100 + static_cast<uint64_t>(type);
-  return gguf::File::parse(synthesize_llama(o).to_bytes(), "synthetic");
+  return gguf::File::parse(synthesize(o).to_bytes(), "synthetic");
 }
 
 std::vector<TokenId> random_tokens(int n, uint64_t seed) {

@@ -16,7 +16,7 @@ Tokenizer synthetic_tokenizer() {
   SynthOptions o;
   o.hparams.n_vocab = 700;
   o.hparams.n_layer = 1;
-  return Tokenizer::from_gguf(gguf::File::parse(synthesize_llama(o).to_bytes(), "synth"));
+  return Tokenizer::from_gguf(gguf::File::parse(synthesize(o).to_bytes(), "synth"));
 }
 
 TEST(Tokenizer, StoriesGoldenPromptTokens) {

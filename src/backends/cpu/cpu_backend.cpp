@@ -34,8 +34,20 @@ void CpuReferenceBackend::attention(const KvLayer& cache, const float* q, const 
 void CpuReferenceBackend::swiglu(const float* gate, const float* up, float* out, int64_t n) {
   reference::swiglu(gate, up, out, n);
 }
+void CpuReferenceBackend::geglu(const float* gate, const float* up, float* out, int64_t n) {
+  reference::geglu(gate, up, out, n);
+}
 void CpuReferenceBackend::add(const float* a, const float* b, float* out, int64_t n) {
   reference::add(a, b, out, n);
+}
+void CpuReferenceBackend::add_bias(float* x, const float* bias, int n, int dim) {
+  reference::add_bias(x, bias, n, dim);
+}
+void CpuReferenceBackend::scale(float* x, float factor, int64_t n) {
+  reference::scale(x, factor, n);
+}
+void CpuReferenceBackend::softcap(float* x, float cap, int64_t n) {
+  reference::softcap(x, cap, n);
 }
 void CpuReferenceBackend::gather_rows(const float* x, const int32_t* rows, int n_rows, int dim,
                                       float* out) {

@@ -29,7 +29,11 @@ class CpuReferenceBackend : public HostBackend {
   void attention(const KvLayer& cache, const float* q, const BatchView& batch,
                  const AttentionParams& params, float* out) override;
   void swiglu(const float* gate, const float* up, float* out, int64_t n) override;
+  void geglu(const float* gate, const float* up, float* out, int64_t n) override;
   void add(const float* a, const float* b, float* out, int64_t n) override;
+  void add_bias(float* x, const float* bias, int n, int dim) override;
+  void scale(float* x, float factor, int64_t n) override;
+  void softcap(float* x, float cap, int64_t n) override;
   void gather_rows(const float* x, const int32_t* rows, int n_rows, int dim, float* out) override;
 
  private:

@@ -63,15 +63,20 @@ void attention(ThreadPool& pool, const KvLayer& cache, const float* q, const Bat
     acc.resize(static_cast<size_t>(p.head_dim));
     for (int64_t job = begin; job < end; ++job) {
       const int t = static_cast<int>(job / p.n_head), h = static_cast<int>(job % p.n_head);
-      const int n_keys = batch.positions[t] + 1;
+      const int first = reference::first_visible_position(batch.positions[t], p);
+      const int n_keys = batch.positions[t] + 1 - first;
       score.resize(static_cast<size_t>(n_keys));
       const float* qh = q + static_cast<int64_t>(t) * q_width + h * p.head_dim;
       const int64_t slot_base =
           static_cast<int64_t>(batch.slots[t]) * cache.n_ctx * cache.kv_width +
           static_cast<int64_t>(h / group) * p.head_dim;
+      // Key j of the window lives in ring row (first + j) mod n_ctx.
+      auto row_of = [&](int j) {
+        return slot_base + static_cast<int64_t>((first + j) % cache.n_ctx) * cache.kv_width;
+      };
       float max_score = -INFINITY;
       for (int j = 0; j < n_keys; ++j) {
-        const int64_t row = slot_base + static_cast<int64_t>(j) * cache.kv_width;
+        const int64_t row = row_of(j);
         const float* k;
         if (cache.type == KvType::F32) {
           k = static_cast<const float*>(cache.k) + row;
@@ -81,13 +86,14 @@ void attention(ThreadPool& pool, const KvLayer& cache, const float* q, const Bat
           k = key.data();
         }
         score[j] = dot(qh, k, p.head_dim) * p.scale;
+        if (p.softcap > 0.0f) score[j] = p.softcap * std::tanh(score[j] / p.softcap);
         max_score = std::max(max_score, score[j]);
       }
       float total = 0.0f;
       for (float& s : score) total += (s = std::exp(s - max_score));
       std::fill(acc.begin(), acc.end(), 0.0f);
       for (int j = 0; j < n_keys; ++j) {
-        const int64_t row = slot_base + static_cast<int64_t>(j) * cache.kv_width;
+        const int64_t row = row_of(j);
         const float weight = score[j];
         for (int i = 0; i < p.head_dim; ++i)
           acc[i] += weight * reference::read_kv(cache.v, cache.type, row + i);

@@ -1,5 +1,6 @@
 #include "backends/cpu/reference_ops.h"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -81,9 +82,13 @@ void write_kv(void* base, KvType type, int64_t index, float value) {
   }
 }
 int64_t kv_row(const KvLayer& c, int32_t slot, int32_t position) {
-  return (static_cast<int64_t>(slot) * c.n_ctx + position) * c.kv_width;
+  return (static_cast<int64_t>(slot) * c.n_ctx + position % c.n_ctx) * c.kv_width;
 }
 }  // namespace
+
+int first_visible_position(int32_t position, const AttentionParams& p) {
+  return p.window > 0 ? std::max(0, position - p.window + 1) : 0;
+}
 
 void store_kv(const KvLayer& cache, const float* k, const float* v, const BatchView& batch) {
   for (int t = 0; t < batch.n; ++t) {
@@ -100,18 +105,20 @@ void attention(const KvLayer& cache, const float* q, const BatchView& batch,
   const int group = p.n_head / p.n_head_kv;
   const int q_width = p.n_head * p.head_dim;
   for (int t = 0; t < batch.n; ++t) {
-    const int n_keys = batch.positions[t] + 1;
+    const int first = first_visible_position(batch.positions[t], p);
+    const int n_keys = batch.positions[t] + 1 - first;
     std::vector<double> score(static_cast<size_t>(n_keys));
     for (int h = 0; h < p.n_head; ++h) {
       const float* qh = q + static_cast<int64_t>(t) * q_width + h * p.head_dim;
       const int64_t head_offset = static_cast<int64_t>(h / group) * p.head_dim;
       double max_score = -INFINITY;
       for (int j = 0; j < n_keys; ++j) {
-        const int64_t row = kv_row(cache, batch.slots[t], j) + head_offset;
+        const int64_t row = kv_row(cache, batch.slots[t], first + j) + head_offset;
         double dot = 0.0;
         for (int i = 0; i < p.head_dim; ++i)
           dot += qh[i] * static_cast<double>(read_kv(cache.k, cache.type, row + i));
         score[j] = dot * p.scale;
+        if (p.softcap > 0.0f) score[j] = p.softcap * std::tanh(score[j] / p.softcap);
         max_score = std::max(max_score, score[j]);
       }
       double total = 0.0;
@@ -120,7 +127,7 @@ void attention(const KvLayer& cache, const float* q, const BatchView& batch,
       for (int i = 0; i < p.head_dim; ++i) {
         double acc = 0.0;
         for (int j = 0; j < n_keys; ++j) {
-          const int64_t row = kv_row(cache, batch.slots[t], j) + head_offset;
+          const int64_t row = kv_row(cache, batch.slots[t], first + j) + head_offset;
           acc += score[j] * read_kv(cache.v, cache.type, row + i);
         }
         oh[i] = static_cast<float>(acc / total);
@@ -136,8 +143,32 @@ void swiglu(const float* gate, const float* up, float* out, int64_t n) {
   }
 }
 
+double gelu_tanh(double x) {
+  // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+  constexpr double kSqrt2OverPi = 0.79788456080286535588;
+  return 0.5 * x * (1.0 + std::tanh(kSqrt2OverPi * (x + 0.044715 * x * x * x)));
+}
+
+void geglu(const float* gate, const float* up, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(gelu_tanh(gate[i]) * up[i]);
+}
+
 void add(const float* a, const float* b, float* out, int64_t n) {
   for (int64_t i = 0; i < n; ++i) out[i] = a[i] + b[i];
+}
+
+void add_bias(float* x, const float* bias, int n, int dim) {
+  for (int t = 0; t < n; ++t) {
+    for (int i = 0; i < dim; ++i) x[static_cast<int64_t>(t) * dim + i] += bias[i];
+  }
+}
+
+void scale(float* x, float factor, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] *= factor;
+}
+
+void softcap(float* x, float cap, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] = static_cast<float>(cap * std::tanh(x[i] / cap));
 }
 
 void gather_rows(const float* x, const int32_t* rows, int n_rows, int dim, float* out) {

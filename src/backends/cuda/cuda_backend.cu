@@ -151,9 +151,17 @@ class CudaBackend : public Backend, public OpGraphs {
   void swiglu(const float* gate, const float* up, float* out, int64_t n) override {
     cuda::swiglu(gate, up, out, n, stream_);
   }
+  void geglu(const float* gate, const float* up, float* out, int64_t n) override {
+    cuda::geglu(gate, up, out, n, stream_);
+  }
   void add(const float* a, const float* b, float* out, int64_t n) override {
     cuda::add(a, b, out, n, stream_);
   }
+  void add_bias(float* x, const float* bias, int n, int dim) override {
+    cuda::add_bias(x, bias, n, dim, stream_);
+  }
+  void scale(float* x, float factor, int64_t n) override { cuda::scale(x, factor, n, stream_); }
+  void softcap(float* x, float cap, int64_t n) override { cuda::softcap(x, cap, n, stream_); }
   void gather_rows(const float* x, const int32_t* rows, int n_rows, int dim, float* out) override {
     cuda::gather_rows(x, rows, n_rows, dim, out, stream_);
   }

@@ -200,7 +200,8 @@ __global__ void store_kv_kernel(KvLayer c, const float* __restrict__ k, const fl
   const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (idx >= n * c.kv_width) return;
   const int64_t t = idx / c.kv_width, i = idx % c.kv_width;
-  const int64_t dst = (static_cast<int64_t>(slots[t]) * c.n_ctx + positions[t]) * c.kv_width + i;
+  const int64_t dst =
+      (static_cast<int64_t>(slots[t]) * c.n_ctx + positions[t] % c.n_ctx) * c.kv_width + i;
   store_kv_value(c.k, c.type, dst, k[idx]);
   store_kv_value(c.v, c.type, dst, v[idx]);
 }
@@ -218,7 +219,8 @@ __global__ void attention_kernel(KvLayer c, const float* __restrict__ q,
                                  float* __restrict__ out) {
   const int t = blockIdx.x / p.n_head, h = blockIdx.x % p.n_head;
   const int warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp;
-  const int n_keys = positions[t] + 1;
+  const int first = p.window > 0 ? max(0, positions[t] - p.window + 1) : 0;
+  const int n_keys = positions[t] + 1 - first;
   const int group = p.n_head / p.n_head_kv;
   const int q_width = p.n_head * p.head_dim;
   const float* qh = q + static_cast<int64_t>(t) * q_width + h * p.head_dim;
@@ -234,14 +236,15 @@ __global__ void attention_kernel(KvLayer c, const float* __restrict__ q,
   }
   float m = -INFINITY, l = 0.0f;
   for (int j = warp; j < n_keys; j += kAttnWarps) {
-    const int64_t row = base + static_cast<int64_t>(j) * c.kv_width;
+    const int64_t row = base + static_cast<int64_t>((first + j) % c.n_ctx) * c.kv_width;
     float dot = 0.0f;
 #pragma unroll
     for (int k = 0; k < kMaxDimsPerLane; ++k) {
       const int d = lane + k * kWarp;
       if (d < p.head_dim) dot += qv[k] * load_kv(c.k, c.type, row + d);
     }
-    const float s = warp_sum(dot) * p.scale;
+    float s = warp_sum(dot) * p.scale;
+    if (p.softcap > 0.0f) s = p.softcap * tanhf(s / p.softcap);
     const float m_new = fmaxf(m, s);
     const float rescale = __expf(m - m_new), w = __expf(s - m_new);
     l = l * rescale + w;
@@ -281,6 +284,32 @@ __global__ void swiglu_kernel(const float* __restrict__ gate, const float* __res
     const float g = gate[i];
     out[i] = g / (1.0f + expf(-g)) * up[i];
   }
+}
+
+__global__ void geglu_kernel(const float* __restrict__ gate, const float* __restrict__ up,
+                             float* __restrict__ out, int64_t n) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) {
+    constexpr float kSqrt2OverPi = 0.79788456080286535588f;
+    const float g = gate[i];
+    out[i] = 0.5f * g * (1.0f + tanhf(kSqrt2OverPi * (g + 0.044715f * g * g * g))) * up[i];
+  }
+}
+
+__global__ void add_bias_kernel(float* __restrict__ x, const float* __restrict__ bias, int64_t n,
+                                int dim) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) x[i] += bias[i % dim];
+}
+
+__global__ void scale_kernel(float* __restrict__ x, float factor, int64_t n) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) x[i] *= factor;
+}
+
+__global__ void softcap_kernel(float* __restrict__ x, float cap, int64_t n) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) x[i] = cap * tanhf(x[i] / cap);
 }
 
 __global__ void add_kernel(const float* __restrict__ a, const float* __restrict__ b,
@@ -386,6 +415,31 @@ void swiglu(const float* gate, const float* up, float* out, int64_t n, cudaStrea
   if (n == 0) return;
   swiglu_kernel<<<blocks_for(n, kThreads), kThreads, 0, stream>>>(gate, up, out, n);
   check_launch("swiglu");
+}
+
+void geglu(const float* gate, const float* up, float* out, int64_t n, cudaStream_t stream) {
+  if (n == 0) return;
+  geglu_kernel<<<blocks_for(n, kThreads), kThreads, 0, stream>>>(gate, up, out, n);
+  check_launch("geglu");
+}
+
+void add_bias(float* x, const float* bias, int n, int dim, cudaStream_t stream) {
+  const int64_t count = static_cast<int64_t>(n) * dim;
+  if (count == 0) return;
+  add_bias_kernel<<<blocks_for(count, kThreads), kThreads, 0, stream>>>(x, bias, count, dim);
+  check_launch("add_bias");
+}
+
+void scale(float* x, float factor, int64_t n, cudaStream_t stream) {
+  if (n == 0) return;
+  scale_kernel<<<blocks_for(n, kThreads), kThreads, 0, stream>>>(x, factor, n);
+  check_launch("scale");
+}
+
+void softcap(float* x, float cap, int64_t n, cudaStream_t stream) {
+  if (n == 0) return;
+  softcap_kernel<<<blocks_for(n, kThreads), kThreads, 0, stream>>>(x, cap, n);
+  check_launch("softcap");
 }
 
 void add(const float* a, const float* b, float* out, int64_t n, cudaStream_t stream) {

@@ -26,7 +26,11 @@ void store_kv(const KvLayer& cache, const float* k, const float* v, const BatchV
 void attention(const KvLayer& cache, const float* q, const BatchView& batch,
                const AttentionParams& p, float* out, cudaStream_t stream);
 void swiglu(const float* gate, const float* up, float* out, int64_t n, cudaStream_t stream);
+void geglu(const float* gate, const float* up, float* out, int64_t n, cudaStream_t stream);
 void add(const float* a, const float* b, float* out, int64_t n, cudaStream_t stream);
+void add_bias(float* x, const float* bias, int n, int dim, cudaStream_t stream);
+void scale(float* x, float factor, int64_t n, cudaStream_t stream);
+void softcap(float* x, float cap, int64_t n, cudaStream_t stream);
 void gather_rows(const float* x, const int32_t* rows, int n_rows, int dim, float* out,
                  cudaStream_t stream);
 
