@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+scripts/install-model.sh > /dev/null  # the default model, for its integration tests
 
 echo "== release build and full test suite"
 scripts/build.sh release

@@ -148,7 +148,7 @@ void add_bench_command(CLI::App& app) {
     for (GgmlType t : info.weight_types)
       types += (types.empty() ? "" : "+") + std::string(type_name(t));
     if (a->json) {
-      fmt::print("{}\n", nlohmann::json{{"model", o.model_path},
+      fmt::print("{}\n", nlohmann::json{{"model", e.model_path},
                                         {"weight_types", types},
                                         {"params", info.n_params},
                                         {"weight_bytes", info.weight_bytes},

@@ -1,17 +1,14 @@
-// `concord chat -m MODEL`: an interactive conversation on stdin/stdout. The conversation
-// stays in the KV cache between turns; each turn prefills only the new text.
-//
-// Prompt format: models whose GGUF carries a chat template need the template engine
-// (not built yet: such models are refused with a clear message). Models without one use
-// the documented fallback transcript:
-//   [system prompt "\n"] "User: " message "\nAssistant:" reply "\n" ...
-// with "\nUser:" as a stop string.
+// `concord chat [-m MODEL]`: an interactive conversation on stdin/stdout, one message per
+// line. The conversation stays in the KV cache between turns; each turn re-renders the
+// whole conversation in the model's chat format (runtime/chat_format.h) and prefills only
+// the part the cache does not hold yet.
 #include <fmt/format.h>
 
 #include <iostream>
 
 #include "cli/commands.h"
 #include "cli/engine_options.h"
+#include "runtime/chat_format.h"
 #include "util/error.h"
 
 namespace concord::cli {
@@ -29,22 +26,23 @@ void add_chat_command(CLI::App& app) {
   cmd->add_option("--system", args->system, "System prompt");
   cmd->callback([args] {
     Engine e = load_engine(args->engine);
-    if (e.file->find("tokenizer.chat_template") != nullptr) {
-      fail(
-          "{} has a Jinja chat template, and concord's template engine is not built yet; "
-          "use `concord run` with a hand-formatted prompt",
-          args->engine.model_path);
-    }
+    const ChatFormat format = chat_format_for(*e.file);
     GenerationParams params = args->sampling.to_params();
-    params.stop.push_back("\nUser:");
+    if (const TokenId end = end_of_turn_token(format, e.tokenizer->vocab()); end >= 0) {
+      params.stop_tokens.push_back(end);
+    } else {
+      params.stop.push_back(format.end_of_turn());
+    }
+    std::vector<ChatMessage> messages;
+    if (!args->system.empty()) messages.push_back({"system", args->system});
     Sequence seq{e.cache->acquire(), {}};
-    std::string transcript = args->system.empty() ? "" : args->system + "\n";
-    fmt::print(stderr, "chatting with {} (fallback transcript format); Ctrl-D to quit\n",
-               args->engine.model_path);
+    fmt::print(stderr, "chatting with {} ({} format: {}); Ctrl-D to quit\n", e.model_path,
+               format.name, format.chosen_because);
     for (std::string line; fmt::print("> "), std::fflush(stdout), std::getline(std::cin, line);) {
       if (line.empty()) continue;
-      transcript += "User: " + line + "\nAssistant:";
-      const std::vector<TokenId> prompt = e.tokenizer->encode(transcript, true);
+      messages.push_back({"user", line});
+      const std::vector<TokenId> prompt =
+          e.tokenizer->encode(format.render(messages, true), true, /*parse_special=*/true);
       if (static_cast<int64_t>(prompt.size()) + 1 >= e.cache->n_ctx()) {
         fail("the conversation ({} tokens) no longer fits the context of {} tokens", prompt.size(),
              e.cache->n_ctx());
@@ -55,7 +53,7 @@ void add_chat_command(CLI::App& app) {
                                             std::fflush(stdout);
                                           });
       fmt::print("\n");
-      transcript += r.text + "\n";
+      messages.push_back({"assistant", r.text});
       if (args->engine.verbose) {
         fmt::print(stderr, "[{} prompt tokens ({} reused), {} generated, {:.1f} t/s, finish: {}]\n",
                    r.n_prompt, r.n_reused, r.tokens.size(),

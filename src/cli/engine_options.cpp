@@ -2,10 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <thread>
 
+#include "runtime/default_model.h"
 #include "util/error.h"
 
 namespace concord::cli {
@@ -28,12 +30,13 @@ GenerationParams SamplingOptions::to_params() const {
 }
 
 void add_engine_options(CLI::App& cmd, EngineOptions& o) {
-  cmd.add_option("-m,--model", o.model_path, "GGUF model file")->required();
+  cmd.add_option("-m,--model", o.model_path,
+                 "GGUF model file (default: $CONCORD_MODEL, else the installed Gemma 3 270M)");
   cmd.add_option("--backend", o.backend,
                  "Compute backend: auto, cuda, cpu, cpu-ref (default: $CONCORD_BACKEND or auto)");
   cmd.add_option("-t,--threads", o.threads, "CPU threads (0: all hardware threads)")
       ->capture_default_str();
-  cmd.add_option("-c,--ctx", o.ctx, "Context length in tokens (0: the model's)")
+  cmd.add_option("-c,--ctx", o.ctx, "Context length in tokens (0: the model's, at most 8192)")
       ->capture_default_str();
   cmd.add_option("--kv-type", o.kv_type, "KV cache storage: f16 or f32")->capture_default_str();
   cmd.add_flag("-v,--verbose", o.verbose, "Print load time and prompt/generation speed");
@@ -58,7 +61,12 @@ void add_sampling_options(CLI::App& cmd, SamplingOptions& o) {
   cmd.add_option("--stop", o.stop, "Stop string (repeatable)");
 }
 
-Engine load_engine(const EngineOptions& o, int n_slots) {
+Engine load_engine(const EngineOptions& options, int n_slots) {
+  EngineOptions o = options;
+  if (o.model_path.empty()) {
+    o.model_path = default_model_path();
+    fmt::print(stderr, "model: {} (default)\n", o.model_path);
+  }
   KvType kv_type;
   if (o.kv_type == "f16") {
     kv_type = KvType::F16;
@@ -80,6 +88,7 @@ Engine load_engine(const EngineOptions& o, int n_slots) {
     }
   });
   Engine e;
+  e.model_path = o.model_path;
   try {
     e.file = std::make_unique<gguf::File>(gguf::File::open(o.model_path));
     Selection selection =
@@ -88,7 +97,7 @@ Engine load_engine(const EngineOptions& o, int n_slots) {
     e.provenance = selection.provenance;
     e.model = load_model(*e.file, *e.backend);
     e.tokenizer = std::make_unique<Tokenizer>(Tokenizer::from_gguf(*e.file));
-    const int64_t ctx = o.ctx > 0 ? o.ctx : e.model->info().n_ctx_train;
+    const int64_t ctx = o.ctx > 0 ? o.ctx : std::min(e.model->info().n_ctx_train, kDefaultContext);
     e.cache = std::make_unique<KvCache>(*e.backend, e.model->info(), n_slots, ctx, kv_type);
   } catch (...) {
     done = true;

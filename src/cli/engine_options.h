@@ -17,11 +17,15 @@
 
 namespace concord::cli {
 
+// Context when --ctx is not given: the model's, up to this many tokens (KV memory grows
+// with it; long-context models would otherwise reserve gigabytes).
+inline constexpr int64_t kDefaultContext = 8192;
+
 struct EngineOptions {
-  std::string model_path;
+  std::string model_path;              // empty: the default model (cli/default_model.h)
   std::optional<std::string> backend;  // else CONCORD_BACKEND, else auto
   int threads = 0;
-  int64_t ctx = 0;  // 0: the model's training context
+  int64_t ctx = 0;  // 0: the model's training context, at most kDefaultContext
   std::string kv_type = "f16";
   bool verbose = false;
 };
@@ -48,6 +52,7 @@ void add_sampling_options(CLI::App& cmd, SamplingOptions& options);
 
 // A model loaded and ready to generate on one sequence slot.
 struct Engine {
+  std::string model_path;  // as given, or the default model's
   std::unique_ptr<gguf::File> file;
   std::unique_ptr<Backend> backend;
   std::unique_ptr<Model> model;

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   concord::cli::add_parity_command(app);
   concord::cli::add_bench_command(app);
   concord::cli::add_tokenize_command(app);
+  concord::cli::add_perplexity_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
