@@ -6,7 +6,9 @@
 #   scripts/device-check.sh [BIN_DIR]
 # BIN_DIR holds prebuilt `concord` and `ops_test` (and shared/ with the stories model and
 # golden file); without it the script builds the `cuda` preset first.
-# Stages can be skipped with SKIP="parity bench" etc.; BENCH_TYPES picks benchmark types.
+# Stages can be skipped with SKIP="ops parity families bench"; BENCH_TYPES picks benchmark
+# types. DEFAULT_MODEL=path adds CPU<->CUDA parity and a benchmark of that model file (the
+# 250 MB default model travels in chunks: see docs/perf.md).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-$PWD/device-out}"
@@ -69,6 +71,39 @@ if ! skip parity; then
   cat "$OUT"/parity-*.txt >"$OUT/parity-all.txt"
 fi
 
+if ! skip families; then
+  note "== model families cpu-ref vs cuda (synthetic, sliding-window rings wrapping)"
+  if [[ -x "$BIN/families_test" ]]; then
+    "$BIN/families_test" --gtest_brief=1 >"$OUT/families_test.log" 2>&1; note "families_test exit $?"
+    grep -E "^\[  (PASSED|FAILED|SKIPPED) " "$OUT/families_test.log" | head -5 | tee -a "$summary"
+  fi
+  # Real shapes: Gemma 3 270M (window 512, one global layer in six) and a Qwen 3 slice.
+  # FAMILY_MODELS entries are "name:type:synth options".
+  default_families="gemma3-270m:q8_0:--arch gemma3 --layers 18 --width 640 --heads 4 --kv-heads 1 --head-dim 256 --ff 2048 --vocab 262144 --ctx 32768 --window 512 --tied
+gemma3-270m:q5_0:--arch gemma3 --layers 18 --width 640 --heads 4 --kv-heads 1 --head-dim 256 --ff 2048 --vocab 262144 --ctx 32768 --window 512 --tied
+qwen3:q4_k:--arch qwen3 --layers 8 --width 1024 --heads 16 --kv-heads 8 --head-dim 128 --ff 3072 --vocab 32000 --ctx 4096
+gemma2:q4_k:--arch gemma2 --layers 6 --width 1024 --heads 8 --kv-heads 4 --head-dim 256 --ff 4096 --vocab 32000 --ctx 4096 --window 64 --tied"
+  FAMILY_MODELS="${FAMILY_MODELS:-$default_families}"
+  while IFS=: read -r name type options; do
+    [[ -n "$name" ]] || continue
+    m=/tmp/concord-models/family-$name-$type.gguf
+    mkdir -p /tmp/concord-models
+    "$BIN_CONCORD" synth -o "$m" $options --type "$type" --seed 3 >/dev/null
+    "$BIN_CONCORD" parity -m "$m" --backends cpu,cuda -n "${FAMILY_N:-128}" ${PARITY_PROMPTS:+--prompts "$PARITY_PROMPTS"} \
+      --receipt "$OUT/receipt-$name-$type.json" >"$OUT/parity-$name-$type.txt" 2>&1
+    note "$name $type: $(grep -c '^ok' "$OUT/parity-$name-$type.txt") ok, $(grep -c '^FAIL' "$OUT/parity-$name-$type.txt") failed; $(grep -oE 'cosine [0-9.]+' "$OUT/parity-$name-$type.txt" | sort | head -1)"
+    rm -f "$m"
+  done <<<"$FAMILY_MODELS"
+  # The default model itself, where a copy was carried (DEFAULT_MODEL=path).
+  if [[ -n "${DEFAULT_MODEL:-}" && -f "$DEFAULT_MODEL" ]]; then
+    "$BIN_CONCORD" parity -m "$DEFAULT_MODEL" --backends cpu,cuda -n 128 ${PARITY_PROMPTS:+--prompts "$PARITY_PROMPTS"} \
+      --receipt "$OUT/receipt-default.json" >"$OUT/parity-default.txt" 2>&1
+    note "default model: $(grep -c '^ok' "$OUT/parity-default.txt") ok, $(grep -c '^FAIL' "$OUT/parity-default.txt") failed; $(grep -oE 'cosine [0-9.]+' "$OUT/parity-default.txt" | sort | head -1)"
+    "$BIN_CONCORD" bench -m "$DEFAULT_MODEL" --backend cuda -p 512 -n 128 -r 3 >"$OUT/bench-default.txt" 2>&1
+    grep -E "^\| " "$OUT/bench-default.txt" | grep -v "model" | tee -a "$summary"
+  fi
+fi
+
 if ! skip bench; then
   note "== benchmarks (synthetic Llama-3.2-1B shape: width 2048, 16 layers, 32/8 heads, ff 8192, vocab 128256)"
   for t in ${BENCH_TYPES:-f16 q8_0 q4_0 q4_k}; do
@@ -87,7 +122,7 @@ note "== done"
 (
   cd "$OUT" || exit
   shopt -s nullglob
-  logs=(*.log parity-*.txt bench-*.txt probe.txt golden-prompts.txt)
+  logs=(*.log parity-*.txt bench-*.txt probe*.txt golden-*.txt)
   receipts=(receipt-*.json)
   ((${#logs[@]})) && tar czf logs.tar.gz "${logs[@]}" && rm -f "${logs[@]}"
   ((${#receipts[@]})) && tar czf receipts.tar.gz "${receipts[@]}" && rm -f "${receipts[@]}"

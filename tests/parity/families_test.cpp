@@ -2,11 +2,12 @@
 //  - prefill-then-decode through sliding-window rings equals full recompute with
 //    full-length caches, where the window is only a mask (the plain masked reference);
 //  - a ragged batch of several sequences equals each sequence run alone;
-//  - the optimised CPU backend matches the scalar reference backend.
+//  - the optimised CPU backend and CUDA (where present) match the scalar reference.
 // Windows (8) and rings (8 + 4 rows) are far shorter than the sequences (40), so every
 // local layer wraps its ring several times.
 #include <gtest/gtest.h>
 
+#include "backend/registry.h"
 #include "common/model_fixture.h"
 #include "model/families.h"
 #include "model/synth.h"
@@ -121,15 +122,27 @@ TEST_P(Families, RaggedBatchEqualsSequencesAlone) {
   }
 }
 
-TEST_P(Families, OptimisedCpuMatchesTheReferenceBackend) {
-  const std::vector<TokenId> tokens = random_tokens(20, 11);
-  test::LoadedModel ref(synthetic(GetParam()), "cpu-ref", 1, 64, KvType::F32, kStep);
-  test::LoadedModel opt(synthetic(GetParam()), "cpu", 1, 64, KvType::F32, kStep);
-  const std::vector<float> a = ref.all_logits(tokens), b = opt.all_logits(tokens);
+// Logits of every position on `backend` against the scalar reference, through rings.
+void expect_matches_reference(const Variant& v, const std::string& backend) {
+  if (const auto why = find_backend(backend)->unavailable_reason()) {
+    GTEST_SKIP() << backend << " backend unavailable: " << *why;
+  }
+  const std::vector<TokenId> tokens = random_tokens(kTokens, 11);
+  test::LoadedModel ref(synthetic(v), "cpu-ref", 1, 64, KvType::F32, kStep);
+  test::LoadedModel other(synthetic(v), backend, 1, 64, KvType::F32, kStep);
+  const std::vector<float> a = ref.all_logits(tokens), b = other.all_logits(tokens);
   for (size_t pos = 0; pos < tokens.size(); ++pos) {
     const test::Similarity s = test::compare(row(b, pos), row(a, pos));
-    EXPECT_GE(s.cosine, 0.9999) << "position " << pos;
+    EXPECT_GE(s.cosine, 0.9999) << backend << " position " << pos;
   }
+}
+
+TEST_P(Families, OptimisedCpuMatchesTheReferenceBackend) {
+  expect_matches_reference(GetParam(), "cpu");
+}
+
+TEST_P(Families, CudaMatchesTheReferenceBackend) {
+  expect_matches_reference(GetParam(), "cuda");
 }
 
 std::vector<Variant> variants() {
