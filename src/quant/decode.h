@@ -76,56 +76,134 @@ CONCORD_HD int q3_scale(const uint8_t* s, int b) {
 }
 
 // --- element i of a block -----------------------------------------------------------------
+// Every element is value = scale * q + offset, where the integer code q comes from
+// quant(b, i) and (scale, offset) are shared by a group of kGroup<Block> consecutive
+// elements (group_affine). Decoders that walk a whole block compute the affine once per
+// group; element() is the one-element form of the same arithmetic.
 
-CONCORD_HD float element(const BlockQ4_0& b, int i) {
-  return f16_to_f32(b.d) * static_cast<float>(nibble32(b.qs, i) - 8);
+struct Affine {
+  float scale, offset;
+};
+
+template <typename Block>
+inline constexpr int kGroup = 0;  // specialised per block type below
+
+template <>
+inline constexpr int kGroup<BlockQ4_0> = 32;
+CONCORD_HD Affine group_affine(const BlockQ4_0& b, int) {
+  return {f16_to_f32(b.d), 0.0f};
 }
-CONCORD_HD float element(const BlockQ4_1& b, int i) {
-  return f16_to_f32(b.d) * static_cast<float>(nibble32(b.qs, i)) + f16_to_f32(b.m);
+CONCORD_HD int quant(const BlockQ4_0& b, int i) {
+  return nibble32(b.qs, i) - 8;
 }
-CONCORD_HD float element(const BlockQ5_0& b, int i) {
-  const int q = nibble32(b.qs, i) | (fifth_bit32(b.qh, i) << 4);
-  return f16_to_f32(b.d) * static_cast<float>(q - 16);
+
+template <>
+inline constexpr int kGroup<BlockQ4_1> = 32;
+CONCORD_HD Affine group_affine(const BlockQ4_1& b, int) {
+  return {f16_to_f32(b.d), f16_to_f32(b.m)};
 }
-CONCORD_HD float element(const BlockQ5_1& b, int i) {
-  const int q = nibble32(b.qs, i) | (fifth_bit32(b.qh, i) << 4);
-  return f16_to_f32(b.d) * static_cast<float>(q) + f16_to_f32(b.m);
+CONCORD_HD int quant(const BlockQ4_1& b, int i) {
+  return nibble32(b.qs, i);
 }
-CONCORD_HD float element(const BlockQ8_0& b, int i) {
-  return f16_to_f32(b.d) * static_cast<float>(b.qs[i]);
+
+template <>
+inline constexpr int kGroup<BlockQ5_0> = 32;
+CONCORD_HD Affine group_affine(const BlockQ5_0& b, int) {
+  return {f16_to_f32(b.d), 0.0f};
 }
-CONCORD_HD float element(const BlockQ2_K& b, int i) {
-  const int sb = b.scales[i / 16];
-  const int q = (b.qs[two_bit_byte(i)] >> two_bit_shift(i)) & 3;
-  return f16_to_f32(b.d) * static_cast<float>(sb & 0x0f) * static_cast<float>(q) -
-         f16_to_f32(b.dmin) * static_cast<float>(sb >> 4);
+CONCORD_HD int quant(const BlockQ5_0& b, int i) {
+  return (nibble32(b.qs, i) | (fifth_bit32(b.qh, i) << 4)) - 16;
 }
-CONCORD_HD float element(const BlockQ3_K& b, int i) {
+
+template <>
+inline constexpr int kGroup<BlockQ5_1> = 32;
+CONCORD_HD Affine group_affine(const BlockQ5_1& b, int) {
+  return {f16_to_f32(b.d), f16_to_f32(b.m)};
+}
+CONCORD_HD int quant(const BlockQ5_1& b, int i) {
+  return nibble32(b.qs, i) | (fifth_bit32(b.qh, i) << 4);
+}
+
+template <>
+inline constexpr int kGroup<BlockQ8_0> = 32;
+CONCORD_HD Affine group_affine(const BlockQ8_0& b, int) {
+  return {f16_to_f32(b.d), 0.0f};
+}
+CONCORD_HD int quant(const BlockQ8_0& b, int i) {
+  return b.qs[i];
+}
+
+// Q2_K: 16 groups of 16, each with a 4-bit scale (low nibble) and 4-bit min (high).
+template <>
+inline constexpr int kGroup<BlockQ2_K> = 16;
+CONCORD_HD Affine group_affine(const BlockQ2_K& b, int g) {
+  const int sb = b.scales[g];
+  return {f16_to_f32(b.d) * static_cast<float>(sb & 0x0f),
+          -(f16_to_f32(b.dmin) * static_cast<float>(sb >> 4))};
+}
+CONCORD_HD int quant(const BlockQ2_K& b, int i) {
+  return (b.qs[two_bit_byte(i)] >> two_bit_shift(i)) & 3;
+}
+
+template <>
+inline constexpr int kGroup<BlockQ3_K> = 16;
+CONCORD_HD Affine group_affine(const BlockQ3_K& b, int g) {
+  return {f16_to_f32(b.d) * static_cast<float>(q3_scale(b.scales, g)), 0.0f};
+}
+CONCORD_HD int quant(const BlockQ3_K& b, int i) {
   const int low = (b.qs[two_bit_byte(i)] >> two_bit_shift(i)) & 3;
   const int high = (b.hmask[i % 32] >> hmask_bit(i)) & 1;
-  const int q = low - (high ? 0 : 4);
-  return f16_to_f32(b.d) * static_cast<float>(q3_scale(b.scales, i / 16)) * static_cast<float>(q);
+  return low - (high ? 0 : 4);
 }
-CONCORD_HD float element(const BlockQ4_K& b, int i) {
+
+template <>
+inline constexpr int kGroup<BlockQ4_K> = 32;
+CONCORD_HD Affine group_affine(const BlockQ4_K& b, int g) {
   int scale, min;
-  scale_min_k4(b.scales, i / 32, scale, min);
-  const int q = (b.qs[nibble_byte(i)] >> nibble_shift(i)) & 0x0f;
-  return f16_to_f32(b.d) * static_cast<float>(scale) * static_cast<float>(q) -
-         f16_to_f32(b.dmin) * static_cast<float>(min);
+  scale_min_k4(b.scales, g, scale, min);
+  return {f16_to_f32(b.d) * static_cast<float>(scale),
+          -(f16_to_f32(b.dmin) * static_cast<float>(min))};
 }
-CONCORD_HD float element(const BlockQ5_K& b, int i) {
+CONCORD_HD int quant(const BlockQ4_K& b, int i) {
+  return (b.qs[nibble_byte(i)] >> nibble_shift(i)) & 0x0f;
+}
+
+template <>
+inline constexpr int kGroup<BlockQ5_K> = 32;
+CONCORD_HD Affine group_affine(const BlockQ5_K& b, int g) {
   int scale, min;
-  scale_min_k4(b.scales, i / 32, scale, min);
+  scale_min_k4(b.scales, g, scale, min);
+  return {f16_to_f32(b.d) * static_cast<float>(scale),
+          -(f16_to_f32(b.dmin) * static_cast<float>(min))};
+}
+CONCORD_HD int quant(const BlockQ5_K& b, int i) {
   const int low = (b.qs[nibble_byte(i)] >> nibble_shift(i)) & 0x0f;
-  const int q = low | (((b.qh[i % 32] >> (i / 32)) & 1) << 4);
-  return f16_to_f32(b.d) * static_cast<float>(scale) * static_cast<float>(q) -
-         f16_to_f32(b.dmin) * static_cast<float>(min);
+  return low | (((b.qh[i % 32] >> (i / 32)) & 1) << 4);
 }
-CONCORD_HD float element(const BlockQ6_K& b, int i) {
+
+template <>
+inline constexpr int kGroup<BlockQ6_K> = 16;
+CONCORD_HD Affine group_affine(const BlockQ6_K& b, int g) {
+  return {f16_to_f32(b.d) * static_cast<float>(b.scales[g]), 0.0f};
+}
+CONCORD_HD int quant(const BlockQ6_K& b, int i) {
   const int low = (b.ql[q6_low_byte(i)] >> q6_low_shift(i)) & 0x0f;
   const int high = (b.qh[q6_high_byte(i)] >> q6_high_shift(i)) & 3;
-  const int q = (low | (high << 4)) - 32;
-  return f16_to_f32(b.d) * static_cast<float>(b.scales[i / 16]) * static_cast<float>(q);
+  return (low | (high << 4)) - 32;
+}
+
+// Runs of consecutive elements whose byte and bit positions are affine in the index, so
+// that walkers loop over a run without branches: 16 suits every layout (legacy 4/5-bit
+// blocks split at element 16); Q8_0 is one plain run of 32 (measured fastest).
+template <typename Block>
+inline constexpr int kRun = 16;
+template <>
+inline constexpr int kRun<BlockQ8_0> = 32;
+
+template <typename Block>
+CONCORD_HD float element(const Block& b, int i) {
+  const Affine a = group_affine(b, i / kGroup<Block>);
+  return a.scale * static_cast<float>(quant(b, i)) + a.offset;
 }
 
 // Plain float formats, as "blocks" of one element.
