@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
-#include "runtime/stop_matcher.h"
+#include "runtime/continuation.h"
 #include "util/error.h"
 
 namespace concord {
@@ -49,18 +49,7 @@ GenerationResult generate(Model& model, KvCache& cache, Sequence& seq, const Tok
     fail("the prompt has {} tokens but the context holds {}: shorten the prompt or raise --ctx",
          prompt.size(), n_ctx);
   }
-  if (params.max_tokens < 0) fail("max tokens {} must be >= 0", params.max_tokens);
-  const Vocab& vocab = tokenizer.vocab();
-  std::vector<TokenId> end_tokens;
-  for (TokenId id : {vocab.eos, vocab.eot}) {
-    if (id >= 0) end_tokens.push_back(id);
-  }
-  SamplingParams sampling = params.sampling;
-  if (params.ignore_eos) {
-    for (TokenId id : end_tokens) sampling.logit_bias.emplace_back(id, -INFINITY);
-  }
-  Sampler sampler(sampling, static_cast<int32_t>(model.info().n_vocab));
-
+  Continuation continuation(tokenizer, params, static_cast<int32_t>(model.info().n_vocab));
   GenerationResult result;
   result.n_prompt = static_cast<int>(prompt.size());
 
@@ -86,8 +75,6 @@ GenerationResult generate(Model& model, KvCache& cache, Sequence& seq, const Tok
   cache.set_length(seq.slot, static_cast<int64_t>(prompt.size()));
   result.prefill_seconds = seconds_since(prefill_start);
 
-  StreamDecoder decoder(tokenizer);
-  StopMatcher stops(params.stop);
   auto emit = [&](const std::string& text) {
     if (text.empty()) return;
     result.text += text;
@@ -96,33 +83,29 @@ GenerationResult generate(Model& model, KvCache& cache, Sequence& seq, const Tok
 
   const auto decode_start = Clock::now();
   result.finish = FinishReason::Length;
+  if (params.max_tokens == 0) emit(continuation.finish());
   for (int i = 0; i < params.max_tokens; ++i) {
-    const Sample s = sampler.sample(logits, seq.tokens);
-    if (std::find(end_tokens.begin(), end_tokens.end(), s.token) != end_tokens.end()) {
-      result.finish = FinishReason::Eos;
-      break;
+    const Sample s = continuation.sample(logits, seq.tokens);
+    const Continuation::Outcome outcome = continuation.accept(s);
+    if (outcome.keep) {
+      result.tokens.push_back(s.token);
+      result.samples.push_back(s);
+      seq.tokens.push_back(s.token);
     }
-    if (std::find(params.stop_tokens.begin(), params.stop_tokens.end(), s.token) !=
-        params.stop_tokens.end()) {
-      result.finish = FinishReason::Stop;
-      break;
-    }
-    result.tokens.push_back(s.token);
-    result.samples.push_back(s);
-    seq.tokens.push_back(s.token);
-    emit(stops.push(decoder.push(s.token)));
-    if (stops.stopped()) {
-      result.finish = FinishReason::Stop;
+    emit(outcome.text);
+    if (outcome.finish) {
+      result.finish = *outcome.finish;
       break;
     }
     const int64_t position = static_cast<int64_t>(seq.tokens.size()) - 1;
-    if (i + 1 == params.max_tokens) break;
-    if (position + 1 >= n_ctx) break;  // the context is full: finish with "length"
+    if (position + 1 >= n_ctx) {  // the context is full: finish with "length"
+      emit(continuation.finish());
+      break;
+    }
     forward_chunk(model, cache, seq.slot, std::span<const TokenId>(&s.token, 1), position, true,
                   logits);
     cache.set_length(seq.slot, position + 1);
   }
-  if (!stops.stopped()) emit(stops.push(decoder.flush()) + stops.flush());
   result.decode_seconds = seconds_since(decode_start);
   return result;
 }
