@@ -107,7 +107,7 @@ void add_bench_command(CLI::App& app) {
     if (a->reps < 1 || a->pp < 0 || a->tg < 0) fail("-r must be >= 1 and -p, -n >= 0");
     EngineOptions o = a->engine;
     if (o.ctx == 0) o.ctx = std::max(a->pp, a->tg) + 1;
-    Engine e = load_engine(o);
+    LoadedEngine e = load_engine(o);
     const ModelInfo& info = e.model->info();
     e.cache->acquire();
     // Bytes a decode step reads: every weight once, except the embedding table (one row).

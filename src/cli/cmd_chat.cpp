@@ -25,7 +25,7 @@ void add_chat_command(CLI::App& app) {
   add_sampling_options(*cmd, args->sampling);
   cmd->add_option("--system", args->system, "System prompt");
   cmd->callback([args] {
-    Engine e = load_engine(args->engine);
+    LoadedEngine e = load_engine(args->engine);
     const ChatFormat format = chat_format_for(*e.file);
     GenerationParams params = args->sampling.to_params();
     if (const TokenId end = end_of_turn_token(format, e.tokenizer->vocab()); end >= 0) {

@@ -36,7 +36,7 @@ void add_perplexity_command(CLI::App& app) {
       s << in.rdbuf();
       text = s.str();
     }
-    Engine e = load_engine(args->engine);
+    LoadedEngine e = load_engine(args->engine);
     const std::vector<TokenId> tokens = e.tokenizer->encode(text, true);
     std::ofstream logits_file;
     if (!args->logits_out.empty()) {

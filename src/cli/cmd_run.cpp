@@ -22,7 +22,7 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("-p,--prompt", args->prompt, "Prompt text")->required();
   cmd->add_flag("--no-bos", args->no_bos, "Do not add the beginning-of-sequence token");
   cmd->callback([args] {
-    Engine e = load_engine(args->engine);
+    LoadedEngine e = load_engine(args->engine);
     const std::vector<TokenId> prompt = e.tokenizer->encode(args->prompt, !args->no_bos);
     Sequence seq{e.cache->acquire(), {}};
     fmt::print("{}", args->prompt);

@@ -61,20 +61,18 @@ void add_sampling_options(CLI::App& cmd, SamplingOptions& o) {
   cmd.add_option("--stop", o.stop, "Stop string (repeatable)");
 }
 
-Engine load_engine(const EngineOptions& options, int n_slots) {
-  EngineOptions o = options;
-  if (o.model_path.empty()) {
-    o.model_path = default_model_path();
-    fmt::print(stderr, "model: {} (default)\n", o.model_path);
+LoadedEngine load_engine(const EngineOptions& o, int n_slots) {
+  EngineConfig config;
+  config.model_path = o.model_path;
+  if (config.model_path.empty()) {
+    config.model_path = default_model_path();
+    fmt::print(stderr, "model: {} (default)\n", config.model_path);
   }
-  KvType kv_type;
-  if (o.kv_type == "f16") {
-    kv_type = KvType::F16;
-  } else if (o.kv_type == "f32") {
-    kv_type = KvType::F32;
-  } else {
-    fail("--kv-type must be f16 or f32, got '{}'", o.kv_type);
-  }
+  config.backend = o.backend;
+  config.threads = o.threads;
+  config.ctx = o.ctx;
+  config.kv_type = parse_kv_type(o.kv_type);
+  config.n_slots = n_slots;
   const auto start = std::chrono::steady_clock::now();
   // Progress on stderr for loads that take over a second.
   std::atomic<bool> done{false};
@@ -82,23 +80,14 @@ Engine load_engine(const EngineOptions& options, int n_slots) {
     for (int tenths = 0; !done.load(); ++tenths) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
       if (tenths >= 10 && tenths % 10 == 0 && !done.load()) {
-        fmt::print(stderr, "\rloading {} ... {} s", o.model_path, tenths / 10);
+        fmt::print(stderr, "\rloading {} ... {} s", config.model_path, tenths / 10);
         std::fflush(stderr);
       }
     }
   });
-  Engine e;
-  e.model_path = o.model_path;
+  LoadedEngine e;
   try {
-    e.file = std::make_unique<gguf::File>(gguf::File::open(o.model_path));
-    Selection selection =
-        select_backend({o.backend, model_needs(*e.file, kv_type), {o.threads, 0}});
-    e.backend = std::move(selection.backend);
-    e.provenance = selection.provenance;
-    e.model = load_model(*e.file, *e.backend);
-    e.tokenizer = std::make_unique<Tokenizer>(Tokenizer::from_gguf(*e.file));
-    const int64_t ctx = o.ctx > 0 ? o.ctx : std::min(e.model->info().n_ctx_train, kDefaultContext);
-    e.cache = std::make_unique<KvCache>(*e.backend, e.model->info(), n_slots, ctx, kv_type);
+    static_cast<Engine&>(e) = open_engine(config);
   } catch (...) {
     done = true;
     progress.join();
@@ -108,7 +97,7 @@ Engine load_engine(const EngineOptions& options, int n_slots) {
   progress.join();
   e.load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (e.load_seconds >= 1.0)
-    fmt::print(stderr, "\rloaded {} in {:.1f} s\n", o.model_path, e.load_seconds);
+    fmt::print(stderr, "\rloaded {} in {:.1f} s\n", e.model_path, e.load_seconds);
   // A fallback is always reported; the full provenance line on request.
   if (e.provenance.fallback || o.verbose)
     fmt::print(stderr, "backend: {}\n", e.provenance.to_string());

@@ -11,15 +11,12 @@
 #include "backend/selection.h"
 #include "gguf/gguf.h"
 #include "model/model.h"
+#include "runtime/engine.h"
 #include "runtime/generate.h"
 #include "runtime/kv_cache.h"
 #include "tokenizer/tokenizer.h"
 
 namespace concord::cli {
-
-// Context when --ctx is not given: the model's, up to this many tokens (KV memory grows
-// with it; long-context models would otherwise reserve gigabytes).
-inline constexpr int64_t kDefaultContext = 8192;
 
 struct EngineOptions {
   std::string model_path;              // empty: the default model (cli/default_model.h)
@@ -50,19 +47,11 @@ struct SamplingOptions {
 void add_engine_options(CLI::App& cmd, EngineOptions& options);
 void add_sampling_options(CLI::App& cmd, SamplingOptions& options);
 
-// A model loaded and ready to generate on one sequence slot.
-struct Engine {
-  std::string model_path;  // as given, or the default model's
-  std::unique_ptr<gguf::File> file;
-  std::unique_ptr<Backend> backend;
-  std::unique_ptr<Model> model;
-  std::unique_ptr<Tokenizer> tokenizer;
-  std::unique_ptr<KvCache> cache;
-  Provenance provenance;
+// Loads the model (showing progress on stderr when it takes over a second); says which
+// file it picked when -m was not given, and the backend when it fell back or -v.
+struct LoadedEngine : Engine {
   double load_seconds = 0.0;
 };
-
-// Loads the model (showing progress on stderr when it takes over a second).
-Engine load_engine(const EngineOptions& options, int n_slots = 1);
+LoadedEngine load_engine(const EngineOptions& options, int n_slots = 1);
 
 }  // namespace concord::cli
