@@ -8,6 +8,7 @@ packages=(
   clang libclang-rt-dev                     # libFuzzer and sanitizer runtimes
   libgtest-dev libgmock-dev libbenchmark-dev  # tests and benchmarks
   nlohmann-json3-dev libcli11-dev libfmt-dev  # JSON, CLI parsing, formatting
+  libcpp-httplib-dev                        # HTTP server (concord serve)
   python3 python3-pip
 )
 
@@ -23,7 +24,8 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# Test-time oracles: gguf-py (independent GGUF/quant implementation), numpy, Jinja2.
+# Test-time oracles and clients: gguf-py (independent GGUF/quant implementation), numpy,
+# Jinja2, jsonschema, and the official openai SDK (drives the server tests).
 python3 -m pip install --quiet --disable-pip-version-check -r "$(dirname "$0")/../requirements-test.txt" \
   || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages \
        -r "$(dirname "$0")/../requirements-test.txt"

@@ -56,9 +56,15 @@ std::string random_id(const char* prefix) {
                      counter.fetch_add(1) & 0xffffff);
 }
 
+// Generated text can hold bytes that are not UTF-8 (a model may emit any byte token):
+// they become U+FFFD instead of failing the response.
+std::string dump(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 void send_json(httplib::Response& res, int status, const json& body) {
   res.status = status;
-  res.set_content(body.dump(), "application/json");
+  res.set_content(dump(body), "application/json");
 }
 
 void send_error(httplib::Response& res, const ApiError& e) {
@@ -475,71 +481,87 @@ class Server {
     res.set_chunked_content_provider(
         "text/event-stream",
         [this, host, r, jobs, id](size_t, httplib::DataSink& sink) {
-          auto send = [&sink](const json& j) {
-            const std::string line = "data: " + j.dump() + "\n\n";
-            return sink.write(line.data(), line.size());
-          };
-          const Tokenizer& tok = *host->engine.tokenizer;
-          int generated = 0, prompt_tokens = 0;
-          std::vector<bool> started(jobs->size() * static_cast<size_t>(r->n), false);
-          for (Job& job : *jobs) prompt_tokens += job.prompt_tokens * r->n;
-          auto cancel_all = [&] {
+          try {
+            return stream_events(sink, *host, *r, *jobs, id);
+          } catch (const std::exception& e) {  // never let an exception end the process
             for (Job& j : *jobs) j.handle->cancel();
-          };
-          for (Job& job : *jobs) {
-            while (!job.handle->finished()) {
-              SequenceEvent e;
-              if (!job.handle->next(e, 50ms)) {
-                if (!sink.is_writable()) {  // the client went away
-                  cancel_all();
-                  return false;
-                }
-                continue;
-              }
-              const size_t index = static_cast<size_t>(job.first_choice + e.index);
-              json chunk = response_head(id, *r, *host, true);
-              json choice = {
-                  {"index", index},
-                  {"finish_reason", e.finish ? json(finish_reason_text(*e.finish)) : json()}};
-              if (e.error) {
-                send({{"error", {{"message", *e.error}, {"type", "server_error"}}}});
-                cancel_all();
-                return false;
-              }
-              generated += static_cast<int>(e.samples.size());
-              choice["logprobs"] = r->logprobs >= 0 ? logprobs_json(*r, tok, e.samples) : json();
-              if (r->chat) {
-                json delta = json::object();
-                if (!started[index]) delta["role"] = "assistant";
-                if (!e.text.empty() || !started[index]) delta["content"] = e.text;
-                choice["delta"] = delta;
-              } else {
-                choice["text"] = e.text;
-              }
-              started[index] = true;
-              chunk["choices"] = json::array({choice});
-              if (!send(chunk)) {
-                cancel_all();
-                return false;
-              }
-            }
+            const std::string line =
+                "data: " + dump({{"error", {{"message", e.what()}, {"type", "server_error"}}}}) +
+                "\n\n";
+            sink.write(line.data(), line.size());
+            return false;
           }
-          if (r->include_usage) {
-            json chunk = response_head(id, *r, *host, true);
-            chunk["choices"] = json::array();
-            chunk["usage"] = usage_json(prompt_tokens, generated);
-            send(chunk);
-          }
-          metrics_.count("concord_generated_tokens_total", {{"model", host->id}}, generated);
-          const std::string done = "data: [DONE]\n\n";
-          sink.write(done.data(), done.size());
-          sink.done();
-          return true;
         },
         [this, jobs](bool) {
           for (Job& j : *jobs) j.handle->cancel();  // no-op when finished
           --active_requests_;
         });
+  }
+
+  // Writes the request's events as Server-Sent Events until every sequence has finished;
+  // false (and the request cancelled) when the client goes away.
+  bool stream_events(httplib::DataSink& sink, ModelHost& host, const CompletionRequest& request,
+                     std::vector<Job>& jobs, const std::string& id) {
+    auto send = [&sink](const json& j) {
+      const std::string line = "data: " + dump(j) + "\n\n";
+      return sink.write(line.data(), line.size());
+    };
+    const Tokenizer& tok = *host.engine.tokenizer;
+    int generated = 0, prompt_tokens = 0;
+    std::vector<bool> started(jobs.size() * static_cast<size_t>(request.n), false);
+    for (Job& job : jobs) prompt_tokens += job.prompt_tokens * request.n;
+    auto cancel_all = [&] {
+      for (Job& j : jobs) j.handle->cancel();
+    };
+    for (Job& job : jobs) {
+      while (!job.handle->finished()) {
+        SequenceEvent e;
+        if (!job.handle->next(e, 50ms)) {
+          if (!sink.is_writable()) {  // the client went away
+            cancel_all();
+            return false;
+          }
+          continue;
+        }
+        const size_t index = static_cast<size_t>(job.first_choice + e.index);
+        json chunk = response_head(id, request, host, true);
+        json choice = {{"index", index},
+                       {"finish_reason", e.finish ? json(finish_reason_text(*e.finish)) : json()}};
+        if (e.error) {
+          send({{"error", {{"message", *e.error}, {"type", "server_error"}}}});
+          cancel_all();
+          return false;
+        }
+        generated += static_cast<int>(e.samples.size());
+        choice["logprobs"] =
+            request.logprobs >= 0 ? logprobs_json(request, tok, e.samples) : json();
+        if (request.chat) {
+          json delta = json::object();
+          if (!started[index]) delta["role"] = "assistant";
+          if (!e.text.empty() || !started[index]) delta["content"] = e.text;
+          choice["delta"] = delta;
+        } else {
+          choice["text"] = e.text;
+        }
+        started[index] = true;
+        chunk["choices"] = json::array({choice});
+        if (!send(chunk)) {
+          cancel_all();
+          return false;
+        }
+      }
+    }
+    if (request.include_usage) {
+      json chunk = response_head(id, request, host, true);
+      chunk["choices"] = json::array();
+      chunk["usage"] = usage_json(prompt_tokens, generated);
+      send(chunk);
+    }
+    metrics_.count("concord_generated_tokens_total", {{"model", host.id}}, generated);
+    const std::string done = "data: [DONE]\n\n";
+    sink.write(done.data(), done.size());
+    sink.done();
+    return true;
   }
 
   ServeOptions options_;
