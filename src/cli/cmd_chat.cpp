@@ -30,7 +30,7 @@ void add_chat_command(CLI::App& app) {
     GenerationParams params = args->sampling.to_params();
     if (const TokenId end = end_of_turn_token(format, e.tokenizer->vocab()); end >= 0) {
       params.stop_tokens.push_back(end);
-    } else {
+    } else if (!format.end_is_token()) {
       params.stop.push_back(format.end_of_turn());
     }
     std::vector<ChatMessage> messages;
@@ -41,8 +41,7 @@ void add_chat_command(CLI::App& app) {
     for (std::string line; fmt::print("> "), std::fflush(stdout), std::getline(std::cin, line);) {
       if (line.empty()) continue;
       messages.push_back({"user", line});
-      const std::vector<TokenId> prompt =
-          e.tokenizer->encode(format.render(messages, true), true, /*parse_special=*/true);
+      const std::vector<TokenId> prompt = format.tokenize(*e.tokenizer, messages, true);
       if (static_cast<int64_t>(prompt.size()) + 1 >= e.cache->n_ctx()) {
         fail("the conversation ({} tokens) no longer fits the context of {} tokens", prompt.size(),
              e.cache->n_ctx());

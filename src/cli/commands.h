@@ -15,6 +15,7 @@ void add_parity_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
 void add_perplexity_command(CLI::App& app);
+void add_template_command(CLI::App& app);
 void add_serve_command(CLI::App& app);  // only with CONCORD_WITH_SERVER
 
 }  // namespace concord::cli

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   concord::cli::add_bench_command(app);
   concord::cli::add_tokenize_command(app);
   concord::cli::add_perplexity_command(app);
+  concord::cli::add_template_command(app);
 #ifdef CONCORD_WITH_SERVER
   concord::cli::add_serve_command(app);
 #endif

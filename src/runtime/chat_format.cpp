@@ -50,6 +50,15 @@ std::string ChatFormat::render(std::span<const ChatMessage> messages,
                                bool add_generation_prompt) const {
   if (messages.empty()) fail("the conversation has no messages");
   for (const ChatMessage& m : messages) check_role(m);
+  if (jinja) {
+    jinja::Json list = jinja::Json::array();
+    for (const ChatMessage& m : messages)
+      list.push_back({{"role", m.role}, {"content", m.content}});
+    return jinja->render({{"messages", list},
+                          {"add_generation_prompt", add_generation_prompt},
+                          {"bos_token", bos_token},
+                          {"eos_token", eos_token}});
+  }
   if (name == "gemma") {
     return render_gemma(messages) + (add_generation_prompt ? "<start_of_turn>model\n" : "");
   }
@@ -57,46 +66,60 @@ std::string ChatFormat::render(std::span<const ChatMessage> messages,
     return render_tagged(messages, "<|im_start|>", "\n", "<|im_end|>\n") +
            (add_generation_prompt ? "<|im_start|>assistant\n" : "");
   }
-  if (name == "llama3") {
-    return render_tagged(messages, "<|start_header_id|>", "<|end_header_id|>\n\n", "<|eot_id|>") +
-           (add_generation_prompt ? "<|start_header_id|>assistant<|end_header_id|>\n\n" : "");
-  }
   std::string out = render_transcript(messages);
   if (add_generation_prompt) out += "Assistant:";
   return out;
 }
 
-std::string ChatFormat::end_of_turn() const {
-  if (name == "gemma") return "<end_of_turn>";
-  if (name == "chatml") return "<|im_end|>";
-  if (name == "llama3") return "<|eot_id|>";
-  return "\nUser:";
+std::vector<TokenId> ChatFormat::tokenize(const Tokenizer& tokenizer,
+                                          std::span<const ChatMessage> messages,
+                                          bool add_generation_prompt) const {
+  const std::string text = render(messages, add_generation_prompt);
+  const bool has_bos = !bos_token.empty() && text.rfind(bos_token, 0) == 0;
+  return tokenizer.encode(text, !has_bos, /*parse_special=*/true);
 }
+
+namespace {
+
+// Pieces that end an assistant turn in the common families, most specific first.
+constexpr const char* kEndMarkers[] = {"<end_of_turn>", "<|im_end|>", "<|eot_id|>", "<|end|>",
+                                       "<|end_of_text|>"};
+
+std::string token_text(const Vocab& v, TokenId id) {
+  return id >= 0 && static_cast<size_t>(id) < v.tokens.size() ? v.tokens[static_cast<size_t>(id)]
+                                                              : "";
+}
+
+}  // namespace
 
 ChatFormat chat_format_for(const gguf::File& file) {
   const std::string arch = file.get_string("general.architecture").value_or("");
-  if (const std::optional<std::string> tmpl = file.get_string("tokenizer.chat_template")) {
-    struct Marker {
-      const char* text;
-      const char* format;
-    };
-    for (const Marker& m : {Marker{"<start_of_turn>", "gemma"}, Marker{"<|im_start|>", "chatml"},
-                            Marker{"<|start_header_id|>", "llama3"}}) {
-      if (tmpl->find(m.text) != std::string::npos)
-        return {m.format, fmt::format("its chat template uses {} markers", m.text)};
+  if (const std::optional<std::string> source = file.get_string("tokenizer.chat_template")) {
+    ChatFormat f{"jinja", "the file's chat template"};
+    try {
+      f.jinja = std::make_shared<const jinja::Template>(*source);
+    } catch (const Error& e) {
+      fail("{}: its chat template cannot be used: {}", file.label(), e.what());
     }
-    fail(
-        "{}: its chat template is not one of the turn formats concord renders without a "
-        "template engine (gemma, chatml, llama3); the Jinja engine is not built yet",
-        file.label());
+    const Vocab vocab = Vocab::from_gguf(file);
+    f.bos_token = token_text(vocab, vocab.bos);
+    f.eos_token = token_text(vocab, vocab.eos);
+    for (const char* marker : kEndMarkers) {
+      if (source->find(marker) != std::string::npos && vocab.find(marker)) {
+        f.end_marker = marker;
+        break;
+      }
+    }
+    return f;
   }
-  if (arch.starts_with("gemma")) return {"gemma", "architecture " + arch + " without a template"};
-  if (arch.starts_with("qwen")) return {"chatml", "architecture " + arch + " without a template"};
-  return {"transcript", "no chat template in the file"};
+  const std::string because = "architecture " + arch + " without a template";
+  if (arch.starts_with("gemma")) return {"gemma", because, nullptr, "", "", "<end_of_turn>"};
+  if (arch.starts_with("qwen")) return {"chatml", because, nullptr, "", "", "<|im_end|>"};
+  return {"transcript", "no chat template in the file", nullptr, "", "", "\nUser:"};
 }
 
 TokenId end_of_turn_token(const ChatFormat& format, const Vocab& vocab) {
-  if (!format.end_is_token()) return -1;
+  if (!format.end_is_token() || format.end_marker.empty()) return -1;
   return vocab.find(format.end_of_turn()).value_or(-1);
 }
 

@@ -1,23 +1,23 @@
-// Chat prompts for models whose template concord renders with a built-in format: GGUF
-// files without tokenizer.chat_template (chosen by architecture), and templates whose
-// markers identify a well-known turn format. Until the Jinja template engine exists, any
-// other template is refused with a clear error.
+// Chat prompts: a GGUF's tokenizer.chat_template rendered by the Jinja engine
+// (template/jinja.h) with messages, add_generation_prompt, bos_token and eos_token; a
+// file without a template gets a built-in format chosen by its architecture.
 //
-// Formats (documented in README, "Chat formats"):
+// Built-in formats (documented in README, "Chat formats"):
 //   gemma       <start_of_turn>user\n{system\n\n}{text}<end_of_turn>\n ...
 //               <start_of_turn>model\n      (assistant turns are "model"; system merges
 //                                          into the first user turn)
 //   chatml      <|im_start|>{role}\n{text}<|im_end|>\n ... <|im_start|>assistant\n
-//   llama3      <|start_header_id|>{role}<|end_header_id|>\n\n{text}<|eot_id|> ...
 //   transcript  {system\n}User: {text}\nAssistant: {text}\n ... User: {text}\nAssistant:
 #pragma once
 
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "gguf/gguf.h"
-#include "tokenizer/vocab.h"
+#include "template/jinja.h"
+#include "tokenizer/tokenizer.h"
 
 namespace concord {
 
@@ -27,19 +27,26 @@ struct ChatMessage {
 };
 
 struct ChatFormat {
-  std::string name;            // "gemma", "chatml", "llama3" or "transcript"
-  std::string chosen_because;  // "architecture gemma3 has no template", ...
+  std::string name;            // "jinja", or "gemma", "chatml", "transcript"
+  std::string chosen_because;  // "the file's chat template", "architecture gemma3 ..."
+  std::shared_ptr<const jinja::Template> jinja;  // the file's template ("jinja")
+  std::string bos_token, eos_token;              // its bos_token / eos_token
+  std::string end_marker;  // the piece that ends an assistant turn (see end_of_turn)
 
   // The prompt text; special-token markers in it must be parsed as tokens. Throws
-  // concord::Error for an unknown role or an empty conversation.
+  // concord::Error for an unknown role, an empty conversation or a template that refuses.
   std::string render(std::span<const ChatMessage> messages, bool add_generation_prompt) const;
-  // Where the assistant's turn ends: a piece that is one token, or a stop string.
-  std::string end_of_turn() const;
+  // The prompt as tokens: BOS added unless the rendered text already starts with it.
+  std::vector<TokenId> tokenize(const Tokenizer& tokenizer, std::span<const ChatMessage> messages,
+                                bool add_generation_prompt) const;
+  // Where the assistant's turn ends: a piece that is one token, or a stop string
+  // (transcript); empty when only the vocabulary's end tokens end it.
+  std::string end_of_turn() const { return end_marker; }
   bool end_is_token() const { return name != "transcript"; }
 };
 
-// The format for a model file; throws concord::Error for a template none of the built-in
-// formats matches, naming what is needed.
+// The format for a model file; throws concord::Error (naming the line and construct) for a
+// template the engine cannot parse.
 ChatFormat chat_format_for(const gguf::File& file);
 
 // The id of the format's end-of-turn token in `vocab`, or -1 (transcript, or missing).

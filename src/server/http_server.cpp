@@ -367,10 +367,14 @@ class Server {
     std::vector<std::vector<TokenId>> prompts;
     if (chat) {
       if (!host->chat) throw ApiError(400, host->chat_error, "messages");
-      prompts.push_back(tok.encode(host->chat->render(request.messages, true), true, true));
+      try {
+        prompts.push_back(host->chat->tokenize(tok, request.messages, true));
+      } catch (const Error& e) {  // e.g. the template refuses the conversation
+        throw ApiError(400, e.what(), "messages");
+      }
       if (const TokenId end = end_of_turn_token(*host->chat, tok.vocab()); end >= 0) {
         request.params.stop_tokens.push_back(end);
-      } else {
+      } else if (!host->chat->end_is_token()) {
         request.params.stop.push_back(host->chat->end_of_turn());
       }
     } else {

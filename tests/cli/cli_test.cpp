@@ -148,7 +148,7 @@ TEST(CliRun, BadInputGivesOneClearLineAndNonZeroExit) {
        "but the context holds 8"},
       {"run -m " + good + " -p hi --backend tpu", "unknown backend 'tpu'"},
       {"run -m " + good + " -p hi --top-p 0", "top_p 0 must be in (0, 1]"},
-      {"run -m " + good + " -p hi --kv-type q8", "--kv-type must be f16 or f32"},
+      {"run -m " + good + " -p hi --kv-type q8", "KV cache type must be f16 or f32"},
   };
   for (const auto& c : cases) {
     const Result r = run(c.args);

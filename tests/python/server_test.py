@@ -175,9 +175,11 @@ class ServerTest(unittest.TestCase):
 
     def test_stop_string(self):
         free = self.complete("Once upon a time", max_tokens=40).choices[0].text
-        words = free.split()
-        self.assertGreater(len(words), 3)
-        stop = " " + words[2]
+        # A two-character ASCII stop string from the middle of the free-running text.
+        start = next((i for i in range(len(free) // 3, len(free) - 1)
+                      if free[i:i + 2].isascii() and free[i:i + 2].isprintable()), None)
+        self.assertIsNotNone(start, free)
+        stop = free[start:start + 2]
         r = self.complete("Once upon a time", max_tokens=40, stop=[stop])
         self.assertEqual(r.choices[0].finish_reason, "stop")
         self.assertEqual(r.choices[0].text, free[:free.index(stop)])
