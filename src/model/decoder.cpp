@@ -34,7 +34,7 @@ struct Workspace {
 
 // One layer's weights and settings, resolved once at load.
 struct Layer {
-  const float *attn_norm, *ffn_norm;
+  const float *attn_norm = nullptr, *ffn_norm = nullptr;
   Weight wq, wk, wv, wo, gate, up, down;
   const float *bq = nullptr, *bk = nullptr, *bv = nullptr;          // qkv_bias
   const float *q_norm = nullptr, *k_norm = nullptr;                 // qk_norm
@@ -118,9 +118,16 @@ class DecoderModel : public Model {
     auto name = [l](const char* suffix) { return layer_tensor_name(l, suffix); };
     auto vec = [&](const char* suffix) { return weights_.vector(name(suffix)); };
     auto mat = [&](const char* suffix) { return weights_.matrix(name(suffix)); };
-    Layer layer{vec("attn_norm.weight"), vec("ffn_norm.weight"), mat("attn_q.weight"),
-                mat("attn_k.weight"),    mat("attn_v.weight"),   mat("attn_output.weight"),
-                mat("ffn_gate.weight"),  mat("ffn_up.weight"),   mat("ffn_down.weight")};
+    Layer layer;
+    layer.attn_norm = vec("attn_norm.weight");
+    layer.ffn_norm = vec("ffn_norm.weight");
+    layer.wq = mat("attn_q.weight");
+    layer.wk = mat("attn_k.weight");
+    layer.wv = mat("attn_v.weight");
+    layer.wo = mat("attn_output.weight");
+    layer.gate = mat("ffn_gate.weight");
+    layer.up = mat("ffn_up.weight");
+    layer.down = mat("ffn_down.weight");
     if (hp_.qkv_bias) {
       layer.bq = vec("attn_q.bias");
       layer.bk = vec("attn_k.bias");

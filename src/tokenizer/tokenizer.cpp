@@ -20,6 +20,7 @@ struct Fragment {
 }  // namespace
 
 Tokenizer::Tokenizer(Vocab vocab) : vocab_(std::move(vocab)) {
+  if (vocab_.model == Vocab::Model::Bpe) bpe_ = std::make_shared<const BpeEncoder>(vocab_);
   for (TokenId id = 0; id < vocab_.size(); ++id) {
     const TokenType t = vocab_.types[static_cast<size_t>(id)];
     if ((t == TokenType::Control || t == TokenType::UserDefined) &&
@@ -69,6 +70,10 @@ std::vector<TokenId> Tokenizer::encode(std::string_view text, bool add_special,
       after_special = true;
       continue;
     }
+    if (bpe_) {
+      bpe_->encode(vocab_, f.text, out);
+      continue;
+    }
     std::string prepared;
     if (vocab_.add_space_prefix && after_special) prepared = " ";
     prepared += f.text;
@@ -92,6 +97,8 @@ std::string Tokenizer::piece(TokenId id, bool show_special) const {
         return std::string(1, static_cast<char>(std::stoi(token.substr(3, 2), nullptr, 16)));
       return token;
     default: {
+      if (bpe_ && vocab_.types[static_cast<size_t>(id)] == TokenType::Normal)
+        return BpeEncoder::token_bytes(token);
       std::string out;
       for (size_t i = 0; i < token.size();) {
         if (std::string_view(token).substr(i).starts_with(kSpaceMark)) {

@@ -1,5 +1,5 @@
-// Text <-> token ids for a GGUF vocabulary. SentencePiece-style ("llama") models today;
-// byte-level BPE is a later addition behind the same interface.
+// Text <-> token ids for a GGUF vocabulary: SentencePiece-style ("llama") and byte-level
+// BPE ("gpt2", tokenizer/bpe.h).
 #pragma once
 
 #include <span>
@@ -7,6 +7,9 @@
 #include <string_view>
 #include <vector>
 
+#include <memory>
+
+#include "tokenizer/bpe.h"
 #include "tokenizer/vocab.h"
 
 namespace concord {
@@ -34,6 +37,7 @@ class Tokenizer {
   void encode_spm(std::string_view text, std::vector<TokenId>& out) const;
 
   Vocab vocab_;
+  std::shared_ptr<const BpeEncoder> bpe_;   // BPE vocabularies only
   std::vector<TokenId> special_by_length_;  // control/user-defined tokens, longest first
 };
 

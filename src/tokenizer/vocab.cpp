@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "tokenizer/bpe.h"
 #include "util/error.h"
 
 namespace concord {
@@ -39,14 +40,18 @@ Vocab Vocab::from_gguf(const gguf::File& f) {
   if (model == "llama") {
     v.model = Model::Spm;
   } else if (model == "gpt2") {
-    fail(
-        "{}: byte-level BPE tokenizers (tokenizer.ggml.model = 'gpt2') are not supported yet; "
-        "supported: llama (SentencePiece)",
-        f.label());
+    v.model = Model::Bpe;
   } else {
-    fail("{}: tokenizer model '{}' is not supported (supported: llama)", f.label(), model);
+    fail("{}: tokenizer model '{}' is not supported (supported: llama, gpt2)", f.label(), model);
   }
   v.pre = f.get_string("tokenizer.ggml.pre").value_or("default");
+  if (v.model == Model::Bpe) {
+    try {
+      pre_tokenizer_patterns(v.pre);  // an unknown name is a load error, not a silent default
+    } catch (const Error& e) {
+      fail("{}: {}", f.label(), e.what());
+    }
+  }
 
   const gguf::Array* tokens = f.get_array("tokenizer.ggml.tokens");
   if (tokens == nullptr || tokens->element_type != gguf::ValueType::String) {

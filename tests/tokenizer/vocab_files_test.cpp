@@ -56,7 +56,8 @@ TEST_P(VocabFile, EncodesEveryTestTextExactlyAndRoundTrips) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(SentencePiece, VocabFile, ::testing::Values("llama-spm", "phi-3"),
+INSTANTIATE_TEST_SUITE_P(EveryVocabulary, VocabFile,
+                         ::testing::Values("llama-spm", "phi-3", "gpt-2", "falcon", "deepseek-llm"),
                          [](const auto& info) {
                            std::string n = info.param;
                            std::replace(n.begin(), n.end(), '-', '_');
