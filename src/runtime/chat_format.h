@@ -1,8 +1,8 @@
-// Chat prompts: a GGUF's tokenizer.chat_template rendered by the Jinja engine
-// (template/jinja.h) with messages, add_generation_prompt, bos_token and eos_token; a
-// file without a template gets a built-in format chosen by its architecture.
+// Chat prompts, always rendered by the Jinja engine (template/jinja.h) with messages,
+// add_generation_prompt, bos_token and eos_token: a GGUF's tokenizer.chat_template, or,
+// for a file without one, a built-in template chosen by its architecture.
 //
-// Built-in formats (documented in README, "Chat formats"):
+// Built-in templates (documented in README, "Chat formats"):
 //   gemma       <start_of_turn>user\n{system\n\n}{text}<end_of_turn>\n ...
 //               <start_of_turn>model\n      (assistant turns are "model"; system merges
 //                                          into the first user turn)
@@ -29,7 +29,7 @@ struct ChatMessage {
 struct ChatFormat {
   std::string name;            // "jinja", or "gemma", "chatml", "transcript"
   std::string chosen_because;  // "the file's chat template", "architecture gemma3 ..."
-  std::shared_ptr<const jinja::Template> jinja;  // the file's template ("jinja")
+  std::shared_ptr<const jinja::Template> jinja;  // the file's or the built-in template
   std::string bos_token, eos_token;              // its bos_token / eos_token
   std::string end_marker;  // the piece that ends an assistant turn (see end_of_turn)
 
