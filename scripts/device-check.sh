@@ -33,6 +33,8 @@ else
   BIN_OPS="$BIN/ops_test"
 fi
 SHARED="${BIN}/shared"
+# A concord built with `serve` links cpp-httplib, absent there: BIN/lib may carry it.
+[[ -d "$BIN/lib" ]] && export LD_LIBRARY_PATH="$PWD/$BIN/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 [[ -d "$SHARED" ]] || SHARED=../shared
 
 note "== device"
@@ -106,6 +108,7 @@ fi
 
 if ! skip bench; then
   note "== benchmarks (synthetic Llama-3.2-1B shape: width 2048, 16 layers, 32/8 heads, ff 8192, vocab 128256)"
+  mkdir -p /tmp/concord-models
   for t in ${BENCH_TYPES:-f16 q8_0 q4_0 q4_k}; do
     m=/tmp/concord-models/bench-1b-$t.gguf
     "$BIN_CONCORD" synth -o "$m" --layers 16 --width 2048 --heads 32 --kv-heads 8 --ff 8192 --vocab 128256 \

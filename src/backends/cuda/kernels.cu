@@ -221,6 +221,7 @@ __global__ void attention_kernel(KvLayer c, const float* __restrict__ q,
   const int warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp;
   const int first = p.window > 0 ? max(0, positions[t] - p.window + 1) : 0;
   const int n_keys = positions[t] + 1 - first;
+  const int first_row = static_cast<int>(first % c.n_ctx);
   const int group = p.n_head / p.n_head_kv;
   const int q_width = p.n_head * p.head_dim;
   const float* qh = q + static_cast<int64_t>(t) * q_width + h * p.head_dim;
@@ -236,7 +237,10 @@ __global__ void attention_kernel(KvLayer c, const float* __restrict__ q,
   }
   float m = -INFINITY, l = 0.0f;
   for (int j = warp; j < n_keys; j += kAttnWarps) {
-    const int64_t row = base + static_cast<int64_t>((first + j) % c.n_ctx) * c.kv_width;
+    // Ring row of key j: (first + j) mod n_ctx, with j < n_keys <= n_ctx (one wrap at most).
+    int ring = first_row + j;
+    if (ring >= c.n_ctx) ring -= static_cast<int>(c.n_ctx);
+    const int64_t row = base + static_cast<int64_t>(ring) * c.kv_width;
     float dot = 0.0f;
 #pragma unroll
     for (int k = 0; k < kMaxDimsPerLane; ++k) {
