@@ -6,6 +6,7 @@
 #include "model/model.h"
 #include "runtime/generate.h"
 #include "runtime/kv_cache.h"
+#include "runtime/perplexity.h"
 #include "tokenizer/tokenizer.h"
 
 namespace concord::parity {
@@ -19,19 +20,8 @@ struct Runner {
       : model(load_model(file, backend)),
         cache(std::make_unique<KvCache>(backend, model->info(), 1, n_ctx, KvType::F32)) {}
 
-  // Logits of every position, in steps the cache's sliding-window rings allow.
   std::vector<float> all_logits(const std::vector<TokenId>& tokens) {
-    const size_t step =
-        cache->step_tokens() > 0 ? static_cast<size_t>(cache->step_tokens()) : tokens.size();
-    std::vector<float> all, logits;
-    for (size_t first = 0; first < tokens.size(); first += step) {
-      Batch b;
-      for (size_t i = first; i < std::min(tokens.size(), first + step); ++i)
-        b.add(tokens[i], static_cast<int32_t>(i), 0, true);
-      model->forward(b, cache->layers(), logits);
-      all.insert(all.end(), logits.begin(), logits.end());
-    }
-    return all;
+    return sequence_logits(*model, *cache, tokens);
   }
   std::vector<TokenId> greedy(const Tokenizer& tok, const std::vector<TokenId>& prompt, int n) {
     Sequence seq{0, {}};

@@ -14,6 +14,21 @@ double log_probability(std::span<const float> row, TokenId target) {
   return row[static_cast<size_t>(target)] - max - std::log(sum);
 }
 
+std::vector<float> sequence_logits(Model& model, KvCache& cache, std::span<const TokenId> tokens,
+                                   int slot) {
+  const size_t step =
+      cache.step_tokens() > 0 ? static_cast<size_t>(cache.step_tokens()) : tokens.size();
+  std::vector<float> all, logits;
+  for (size_t first = 0; first < tokens.size(); first += step) {
+    Batch b;
+    for (size_t i = first; i < std::min(tokens.size(), first + step); ++i)
+      b.add(tokens[i], static_cast<int32_t>(i), slot, true);
+    model.forward(b, cache.layers(), logits);
+    all.insert(all.end(), logits.begin(), logits.end());
+  }
+  return all;
+}
+
 PerplexityResult perplexity(Model& model, KvCache& cache, std::span<const TokenId> tokens,
                             const LogitsCallback& on_logits) {
   if (tokens.size() < 2) fail("perplexity needs at least 2 tokens, got {}", tokens.size());

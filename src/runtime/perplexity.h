@@ -27,6 +27,11 @@ using LogitsCallback = std::function<void(int64_t first, std::span<const float> 
 PerplexityResult perplexity(Model& model, KvCache& cache, std::span<const TokenId> tokens,
                             const LogitsCallback& on_logits = {});
 
+// Logits of every position of `tokens` run as one sequence in `slot` from position 0,
+// in as few forward steps as the cache's sliding-window rings allow: [n, n_vocab].
+std::vector<float> sequence_logits(Model& model, KvCache& cache, std::span<const TokenId> tokens,
+                                   int slot = 0);
+
 // log softmax(row)[target], in double precision.
 double log_probability(std::span<const float> row, TokenId target);
 

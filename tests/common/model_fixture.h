@@ -12,6 +12,7 @@
 #include "gguf/gguf.h"
 #include "model/model.h"
 #include "runtime/kv_cache.h"
+#include "runtime/perplexity.h"
 #include "tokenizer/tokenizer.h"
 
 namespace concord::test {
@@ -32,20 +33,9 @@ struct LoadedModel {
                                         n_ctx > 0 ? n_ctx : model->info().n_ctx_train, kv,
                                         step_tokens)) {}
 
-  // Logits of every position of `tokens` run as one sequence in `slot`: [n, n_vocab], in
-  // as few steps as the cache's rings allow.
+  // Logits of every position of `tokens` run as one sequence in `slot`: [n, n_vocab].
   std::vector<float> all_logits(std::span<const TokenId> tokens, int slot = 0) {
-    const size_t step =
-        cache->step_tokens() > 0 ? static_cast<size_t>(cache->step_tokens()) : tokens.size();
-    std::vector<float> all, logits;
-    for (size_t first = 0; first < tokens.size(); first += step) {
-      Batch b;
-      for (size_t i = first; i < std::min(tokens.size(), first + step); ++i)
-        b.add(tokens[i], static_cast<int32_t>(i), slot, true);
-      model->forward(b, cache->layers(), logits);
-      all.insert(all.end(), logits.begin(), logits.end());
-    }
-    return all;
+    return sequence_logits(*model, *cache, tokens, slot);
   }
 };
 
