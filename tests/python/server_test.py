@@ -82,6 +82,16 @@ class Server:
         self.proc.stderr.close()
 
 
+def slow_model(directory):
+    """A synthetic model slow enough here (tens of tokens/s) that a long request is still
+    running when the test acts on it."""
+    model = os.path.join(directory, "slow.gguf")
+    subprocess.run([BINARY, "synth", "-o", model, "--layers", "8", "--width", "512", "--heads", "8",
+                    "--ff", "1536", "--vocab", "8192", "--ctx", "4096", "--seed", "2"],
+                   check=True, capture_output=True)
+    return model
+
+
 def token_count(text):
     out = subprocess.run([BINARY, "tokenize", "-m", MODEL, "--ids", text], check=True,
                          capture_output=True, text=True).stdout.split()
@@ -239,11 +249,7 @@ class DisconnectTest(unittest.TestCase):
     def test_disconnect_frees_the_sequence(self):
         scratch = tempfile.mkdtemp()
         try:
-            model = os.path.join(scratch, "slow.gguf")
-            subprocess.run([BINARY, "synth", "-o", model, "--layers", "8", "--width", "512", "--heads", "8",
-                            "--ff", "1536", "--vocab", "8192", "--ctx", "4096", "--seed", "2"],
-                           check=True, capture_output=True)
-            server = Server("-m", "slow=" + model, "--ctx", "4096")
+            server = Server("-m", "slow=" + slow_model(scratch), "--ctx", "4096")
             try:
                 client = server.client()
                 stream = client.completions.create(model="slow", prompt="the cat", max_tokens=3000,
@@ -266,6 +272,35 @@ class DisconnectTest(unittest.TestCase):
             finally:
                 server.stop()
         finally:
+            shutil.rmtree(scratch)
+
+
+class DrainTest(unittest.TestCase):
+    """SIGTERM: the request in flight finishes, new ones are refused, the process exits 0."""
+
+    def test_sigterm_drains_in_flight_requests(self):
+        scratch = tempfile.mkdtemp()
+        server = Server("-m", "slow=" + slow_model(scratch), "--ctx", "1024", "--drain-seconds", "60")
+        try:
+            stream = server.client().completions.create(
+                model="slow", prompt="the cat", max_tokens=40, temperature=0, stream=True,
+                extra_body={"ignore_eos": True})
+            chunks = iter(stream)
+            first = next(chunks)
+            server.proc.send_signal(signal.SIGTERM)
+            time.sleep(0.2)
+            status, body = server.request("POST", "/v1/completions", {"prompt": "x", "max_tokens": 2})
+            self.assertEqual(status, 503, body)  # refused while draining
+            rest = list(chunks)
+            finish = [c.choices[0].finish_reason for c in [first] + rest if c.choices]
+            self.assertEqual(finish[-1], "length")
+            self.assertEqual(sum(len(c.choices) for c in rest), 39)  # nothing cut short
+            self.assertEqual(server.proc.wait(timeout=60), 0)
+        finally:
+            if server.proc.poll() is None:
+                server.proc.kill()
+            server.proc.stdout.close()
+            server.proc.stderr.close()
             shutil.rmtree(scratch)
 
 
