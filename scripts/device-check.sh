@@ -77,6 +77,11 @@ if ! skip families; then
   note "== model families cpu-ref vs cuda (synthetic, sliding-window rings wrapping)"
   if [[ -x "$BIN/families_test" ]]; then
     "$BIN/families_test" --gtest_brief=1 >"$OUT/families_test.log" 2>&1; note "families_test exit $?"
+    # Every family x every weight format, CUDA against the scalar reference.
+    CONCORD_FAMILY_TYPES=all "$BIN/families_test" --gtest_brief=1 --gtest_filter='*Cuda*' \
+      >"$OUT/families_test_all_types.log" 2>&1
+    note "families_test, all weight types on CUDA: exit $?"
+    grep -E "^\[  (PASSED|FAILED) " "$OUT/families_test_all_types.log" | head -5 | tee -a "$summary"
     grep -E "^\[  (PASSED|FAILED|SKIPPED) " "$OUT/families_test.log" | head -5 | tee -a "$summary"
   fi
   # Real shapes: Gemma 3 270M (window 512, one global layer in six) and a Qwen 3 slice.

@@ -7,6 +7,8 @@
 // local layer wraps its ring several times.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 #include "backend/registry.h"
 #include "common/model_fixture.h"
 #include "model/families.h"
@@ -145,11 +147,17 @@ TEST_P(Families, CudaMatchesTheReferenceBackend) {
   expect_matches_reference(GetParam(), "cuda");
 }
 
+// F32, Q8_0 and Q4_K by default; CONCORD_FAMILY_TYPES=all adds every weight format (the
+// GPU run in scripts/device-check.sh uses it).
 std::vector<Variant> variants() {
+  const char* env = std::getenv("CONCORD_FAMILY_TYPES");
+  const bool all = env != nullptr && std::string(env) == "all";
+  const std::vector<GgmlType> types =
+      all ? supported_types()
+          : std::vector<GgmlType>{GgmlType::F32, GgmlType::Q8_0, GgmlType::Q4_K};
   std::vector<Variant> out;
   for (const std::string& arch : family_names()) {
-    for (GgmlType type : {GgmlType::F32, GgmlType::Q8_0, GgmlType::Q4_K})
-      out.push_back({arch, type});
+    for (GgmlType type : types) out.push_back({arch, type});
   }
   return out;
 }
