@@ -5,7 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-scripts/install-model.sh > /dev/null  # the default model, for its integration tests
+# The default model, for its integration tests (they skip, saying why, if this fails).
+scripts/install-model.sh > /dev/null || echo "warning: the default model could not be installed"
+
 
 echo "== release build and full test suite"
 scripts/build.sh release
