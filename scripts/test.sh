@@ -1,13 +1,12 @@
 #!/usr/bin/env bash
 # The README's second command (and CI's): install dependencies, build, run every test
-# lane: the release suite, the unit tests again under ASan+UBSan, and the GGUF fuzzer.
-# FUZZ_SECONDS (default 60) bounds the fuzzing run.
+# lane: the release suite, the unit tests again under ASan+UBSan, and the GGUF reader and
+# tokenizer fuzzers. FUZZ_SECONDS (default 60) bounds the fuzzing run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 # The default model, for its integration tests (they skip, saying why, if this fails).
 scripts/install-model.sh > /dev/null || echo "warning: the default model could not be installed"
-
 
 echo "== release build and full test suite"
 scripts/build.sh release
