@@ -49,7 +49,9 @@ std::string token_text(const Vocab& v, TokenId id) {
 
 ChatFormat built_in(std::string name, std::string because, const char* source,
                     std::string end_marker) {
-  ChatFormat f{std::move(name), std::move(because)};
+  ChatFormat f;
+  f.name = std::move(name);
+  f.chosen_because = std::move(because);
   f.jinja = std::make_shared<const jinja::Template>(source);
   f.end_marker = std::move(end_marker);
   return f;
@@ -81,7 +83,9 @@ std::vector<TokenId> ChatFormat::tokenize(const Tokenizer& tokenizer,
 ChatFormat chat_format_for(const gguf::File& file) {
   const std::string arch = file.get_string("general.architecture").value_or("");
   if (const std::optional<std::string> source = file.get_string("tokenizer.chat_template")) {
-    ChatFormat f{"jinja", "the file's chat template"};
+    ChatFormat f;
+    f.name = "jinja";
+    f.chosen_because = "the file's chat template";
     try {
       f.jinja = std::make_shared<const jinja::Template>(*source);
     } catch (const Error& e) {

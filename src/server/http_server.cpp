@@ -87,11 +87,11 @@ class Server {
     describe_server_metrics(metrics_);
     metrics_.gauge("concord_requests_running", "Sequences holding a KV slot", [this](auto& out) {
       for (const auto& h : hosts())
-        out.push_back({{{"model", h->id}}, h->scheduler->stats().running});
+        out.push_back({{{"model", h->id}}, static_cast<double>(h->scheduler->stats().running)});
     });
     metrics_.gauge("concord_requests_waiting", "Requests queued for admission", [this](auto& out) {
       for (const auto& h : hosts())
-        out.push_back({{{"model", h->id}}, h->scheduler->stats().waiting});
+        out.push_back({{{"model", h->id}}, static_cast<double>(h->scheduler->stats().waiting)});
     });
     metrics_.gauge(
         "concord_kv_cache_usage_ratio", "Used KV-cache positions / capacity", [this](auto& out) {

@@ -170,7 +170,8 @@ class Renderer {
       case Expr::Test: {
         if (e.name == "defined" || e.name == "undefined") {
           const bool defined = !eval(*e.args[0]).undefined;
-          return Value(Json((e.name == "defined") == defined != e.negated));
+          const bool passes = (e.name == "defined") == defined;
+          return Value(Json(passes != e.negated));
         }
         Arguments a = arguments(e, 1);
         return Value(Json(apply_test(e.name, eval(*e.args[0]), a, e.line) != e.negated));
