@@ -33,6 +33,7 @@ void add_run_command(CLI::App& app) {
                                           std::fflush(stdout);
                                         });
     fmt::print("\n");
+    std::fflush(stdout);  // the text before the statistics on stderr
     if (args->engine.verbose) {
       const double pp = r.prefill_seconds > 0 ? r.n_prompt / r.prefill_seconds : 0.0;
       const double tg = r.decode_seconds > 0 ? r.tokens.size() / r.decode_seconds : 0.0;
