@@ -1,7 +1,9 @@
 #include "tokenizer/bpe.h"
 
 #include <array>
+#include <functional>
 #include <map>
+#include <queue>
 
 #include "tokenizer/unicode.h"
 #include "util/error.h"
@@ -34,10 +36,12 @@ const std::map<std::string, std::vector<std::string>>& patterns_by_name() {
       {"falcon", {"[\\p{P}\\$\\+<=>\\^~\\|`]+", kGpt2, "[0-9][0-9][0-9]"}},
       {"deepseek-llm",
        {"[\r\n]",
-        "\\s?[A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-ᲺᲽ-"
+        "\\s?[A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-"
+        "ᲺᲽ-"
         "Ჿᴀ-ᴫ"
         "ᵫ-ᵷᵹ-ᶚḀ-ἕἘ-Ἕἠ-ὅὈ-Ὅὐ-ὗὙὛὝὟ-ώᾀ-ᾴᾶ-ᾼιῂ-ῄῆ-ῌῐ-ΐῖ-Ίῠ-Ῥῲ-ῴῶ-ῼℂℇℊ-ℓℕℙ-ℝℤΩℨK-ℭℯ-ℴℹℼ-ℿⅅ-ⅉⅎↃↄ"
-        "Ⰰ-ⱻⱾ-ⳤⳫ-ⳮⳲⳳꙀ-ꙭꚀ-ꚛꜢ-ꝯꝱ-ꞇꞋ-ꞎꭰ-ꮿﬀ-ﬆﬓ-ﬗＡ-Ｚａ-ｚ𐐀-𐑏𐒰-𐓓𐓘-𐓻𐲀-𐲲𐳀-"
+        "Ⰰ-ⱻⱾ-ⳤⳫ-ⳮⳲⳳꙀ-ꙭꚀ-ꚛꜢ-ꝯꝱ-ꞇꞋ-ꞎꭰ-ꮿﬀ-ﬆﬓ-ﬗＡ-Ｚａ-ｚ𐐀-𐑏𐒰-𐓓𐓘-𐓻𐲀-"
+        "𐲲𐳀-"
         "𐳲𑢠-𑣟𞤀-𞥃]+",
         "\\s?[!-/:-~！-／：-～‘-‟　-。]+", "\\s+$", kCjk, "\\p{N}+"}},
       {"deepseek-coder", {"[\r\n]", "\\s?\\p{L}+", "\\s?\\p{P}+", kCjk, "\\p{N}"}},
@@ -133,24 +137,54 @@ void BpeEncoder::encode(const Vocab& vocab, std::string_view text,
 void BpeEncoder::encode_word(const Vocab& vocab, const std::string& word,
                              std::vector<TokenId>& out) const {
   const ByteTable& table = byte_table();
-  std::vector<std::string> symbols;  // one per byte, as its printable stand-in
-  for (unsigned char b : word) symbols.push_back(unicode::encode_utf8(table.to_cp[b]));
-  // Merge the adjacent pair of lowest rank (leftmost on ties) until none is mergeable.
-  for (;;) {
-    int best_rank = -1;
-    size_t best = 0;
-    for (size_t i = 0; i + 1 < symbols.size(); ++i) {
-      auto it = ranks_.find(symbols[i] + " " + symbols[i + 1]);
-      if (it != ranks_.end() && (best_rank < 0 || it->second < best_rank)) {
-        best_rank = it->second;
-        best = i;
-      }
-    }
-    if (best_rank < 0) break;
-    symbols[best] += symbols[best + 1];
-    symbols.erase(symbols.begin() + static_cast<long>(best) + 1);
+  // Symbols as a linked list of strings, one per byte at first (its printable stand-in).
+  struct Symbol {
+    std::string text;
+    int prev, next;  // neighbours, -1 at the ends; merged-away symbols keep empty text
+  };
+  std::vector<Symbol> symbols;
+  for (unsigned char b : word) {
+    const int i = static_cast<int>(symbols.size());
+    symbols.push_back({unicode::encode_utf8(table.to_cp[b]), i - 1, i + 1});
   }
-  for (const std::string& s : symbols) {
+  if (!symbols.empty()) symbols.back().next = -1;
+  // Candidate merges of adjacent pairs, lowest rank first (leftmost on ties). A candidate
+  // whose symbols changed since it was queued is stale and skipped: each merge costs
+  // O(log n), so a word of n bytes is O(n log n), not O(n^2).
+  struct Candidate {
+    int rank, left;
+    size_t length;  // of the merged text when queued, to detect staleness
+    bool operator>(const Candidate& o) const {
+      return rank != o.rank ? rank > o.rank : left > o.left;
+    }
+  };
+  std::priority_queue<Candidate, std::vector<Candidate>, std::greater<Candidate>> queue;
+  auto consider = [&](int left) {
+    if (left < 0 || symbols[static_cast<size_t>(left)].next < 0) return;
+    const Symbol& a = symbols[static_cast<size_t>(left)];
+    const Symbol& b = symbols[static_cast<size_t>(a.next)];
+    auto it = ranks_.find(a.text + " " + b.text);
+    if (it != ranks_.end()) queue.push({it->second, left, a.text.size() + b.text.size()});
+  };
+  for (int i = 0; i + 1 < static_cast<int>(symbols.size()); ++i) consider(i);
+  while (!queue.empty()) {
+    const Candidate c = queue.top();
+    queue.pop();
+    Symbol& a = symbols[static_cast<size_t>(c.left)];
+    if (a.text.empty() || a.next < 0) continue;
+    Symbol& b = symbols[static_cast<size_t>(a.next)];
+    if (a.text.size() + b.text.size() != c.length) continue;  // stale
+    a.text += b.text;
+    b.text.clear();
+    a.next = b.next;
+    if (a.next >= 0) symbols[static_cast<size_t>(a.next)].prev = c.left;
+    consider(a.prev);
+    consider(c.left);
+  }
+  std::vector<std::string> merged;
+  for (int i = symbols.empty() ? -1 : 0; i >= 0; i = symbols[static_cast<size_t>(i)].next)
+    merged.push_back(std::move(symbols[static_cast<size_t>(i)].text));
+  for (const std::string& s : merged) {
     if (const auto id = vocab.find(s)) {
       out.push_back(*id);
       continue;
