@@ -162,10 +162,11 @@ class Renderer {
         return call(e);
       case Expr::Filter: {
         Arguments a = arguments(e, 1);
-        return apply_filter(e.name, eval(*e.args[0]), a, e.line,
-                            [this](const std::string& test, const Value& v, const Arguments& args) {
-                              return apply_test(test, v, args, 0);
-                            });
+        return apply_filter(
+            e.name, eval(*e.args[0]), a, e.line,
+            [line = e.line](const std::string& test, const Value& v, const Arguments& args) {
+              return apply_test(test, v, args, line);
+            });
       }
       case Expr::Test: {
         if (e.name == "defined" || e.name == "undefined") {
