@@ -6,7 +6,7 @@
 #   scripts/device-check.sh [BIN_DIR]
 # BIN_DIR holds prebuilt `concord` and `ops_test` (and shared/ with the stories model and
 # golden file); without it the script builds the `cuda` preset first.
-# Stages can be skipped with SKIP="ops parity families bench"; BENCH_TYPES picks benchmark
+# Stages can be skipped with SKIP="ops parity families matvec bench"; BENCH_TYPES picks benchmark
 # types. DEFAULT_MODEL=path adds CPU<->CUDA parity and a benchmark of that model file (the
 # 250 MB default model travels in chunks: see docs/perf.md).
 set -uo pipefail
@@ -109,6 +109,11 @@ gemma2:q4_k:--arch gemma2 --layers 6 --width 1024 --heads 8 --kv-heads 4 --head-
     "$BIN_CONCORD" bench -m "$DEFAULT_MODEL" --backend cuda -p 512 -n 128 -r 3 >"$OUT/bench-default.txt" 2>&1
     grep -E "^\| " "$OUT/bench-default.txt" | grep -v "model" | tee -a "$summary"
   fi
+fi
+
+if ! skip matvec && [[ -x "$BIN/cuda_matvec_bench" ]]; then
+  note "== decode matrix-vector kernels (GB/s of weight bytes, one launch)"
+  "$BIN/cuda_matvec_bench" ${MATVEC_TYPES:-} 2>&1 | tee -a "$summary"
 fi
 
 if ! skip bench; then

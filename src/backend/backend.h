@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <vector>
@@ -90,6 +91,15 @@ struct AttentionParams {
   float softcap = 0.0f;  // > 0: scores become softcap * tanh(score / softcap) (Gemma 2)
 };
 
+// The activation of a gated feed-forward block: out = act(gate) * up.
+enum class GatedActivation { Silu, GeluTanh };
+
+// One of several projections of the same input (Q, K and V of one layer).
+struct Projection {
+  Weight w;
+  float* out = nullptr;  // [n, w.n_out]
+};
+
 // A ragged batch on the device: token t belongs to cache slot slots[t] at positions[t].
 struct BatchView {
   const int32_t* tokens = nullptr;
@@ -132,6 +142,17 @@ class Backend {
                         float eps) = 0;
   // out[t] = W · x[t]: x [n, n_in], out [n, n_out].
   virtual void matmul(const Weight& w, const float* x, float* out, int n) = 0;
+  // Fused forms of the ops above, for backends that save launches or memory traffic by
+  // fusing; the defaults compose the plain ops and the op harness checks every override
+  // against the scalar reference.
+  // proj.out[t] = proj.w · x[t] for each projection.
+  virtual void project(std::initializer_list<Projection> projections, const float* x, int n);
+  // out[t] += W · x[t] (a projection added into the residual stream); scratch [n, n_out]
+  // is free for backends that do not fuse.
+  virtual void matmul_add(const Weight& w, const float* x, float* out, float* scratch, int n);
+  // out[t] = act(Wgate · x[t]) * (Wup · x[t]): [n, n_out]; scratch [n, n_out] as above.
+  virtual void gated_matmul(const Weight& gate, const Weight& up, const float* x, float* out,
+                            float* scratch, int n, GatedActivation act);
   // Rotates x [n, n_heads * head_dim] in place by each token's position.
   virtual void rope(float* x, const BatchView& batch, int n_heads, int head_dim,
                     const RopeParams& params) = 0;

@@ -164,19 +164,19 @@ class DecoderModel : public Model {
     const int64_t nd = static_cast<int64_t>(n) * d;
     float* x = ws_.x->as<float>();
     float* norm = ws_.norm->as<float>();
-    float* proj = ws_.proj->as<float>();
     b.embed(weights_.matrix("token_embd.weight"), view, x);
     if (hp_.scale_embeddings) b.scale(x, std::sqrt(static_cast<float>(d)), nd);
     for (size_t l = 0; l < layers_.size(); ++l) {
       const Layer& layer = layers_[l];
       b.rms_norm(x, layer.attn_norm, norm, n, d, hp_.rms_eps);
       attention_block(layer, cache[l], view, n);
-      if (layer.post_attn_norm) b.rms_norm(proj, layer.post_attn_norm, proj, n, d, hp_.rms_eps);
-      b.add(x, proj, x, nd);
+      add_to_residual(layer.wo, ws_.attn->as<float>(), layer.post_attn_norm, n);
       b.rms_norm(x, layer.ffn_norm, norm, n, d, hp_.rms_eps);
-      feed_forward(layer, n);
-      if (layer.post_ffn_norm) b.rms_norm(proj, layer.post_ffn_norm, proj, n, d, hp_.rms_eps);
-      b.add(x, proj, x, nd);
+      const GatedActivation act = hp_.activation == Activation::GeluTanh ? GatedActivation::GeluTanh
+                                                                         : GatedActivation::Silu;
+      float* hidden = ws_.gate->as<float>();
+      b.gated_matmul(layer.gate, layer.up, norm, hidden, ws_.up->as<float>(), n, act);
+      add_to_residual(layer.down, hidden, layer.post_ffn_norm, n);
     }
     if (m == 0) return;
     const int32_t* rows = ws_.ints->as<int32_t>() + 3 * ws_.capacity;
@@ -190,15 +190,13 @@ class DecoderModel : public Model {
     if (hp_.final_softcap > 0.0f) b.softcap(out, hp_.final_softcap, m * hp_.n_vocab);
   }
 
-  // proj = Wo · attention(q, k, v) of norm.
+  // attn = attention(q, k, v) of norm, the projections stored in the KV cache.
   void attention_block(const Layer& layer, const KvLayer& cache, const BatchView& view, int n) {
     Backend& b = backend_;
     const AttentionParams& a = layer.attention;
     float* norm = ws_.norm->as<float>();
     float *q = ws_.q->as<float>(), *k = ws_.k->as<float>(), *v = ws_.v->as<float>();
-    b.matmul(layer.wq, norm, q, n);
-    b.matmul(layer.wk, norm, k, n);
-    b.matmul(layer.wv, norm, v, n);
+    b.project({{layer.wq, q}, {layer.wk, k}, {layer.wv, v}}, norm, n);
     if (layer.bq) {
       b.add_bias(q, layer.bq, n, static_cast<int>(layer.wq.n_out));
       b.add_bias(k, layer.bk, n, static_cast<int>(layer.wk.n_out));
@@ -212,23 +210,20 @@ class DecoderModel : public Model {
     b.rope(k, view, a.n_head_kv, a.head_dim, layer.rope);
     b.store_kv(cache, k, v, view);
     b.attention(cache, q, view, a, ws_.attn->as<float>());
-    b.matmul(layer.wo, ws_.attn->as<float>(), ws_.proj->as<float>(), n);
   }
 
-  // proj = Wdown · (act(Wgate · norm) * Wup · norm).
-  void feed_forward(const Layer& layer, int n) {
+  // x += [rmsnorm] W · h: one fused op where the family has no post-norm.
+  void add_to_residual(const Weight& w, const float* h, const float* post_norm, int n) {
     Backend& b = backend_;
-    float* norm = ws_.norm->as<float>();
-    float *gate = ws_.gate->as<float>(), *up = ws_.up->as<float>();
-    b.matmul(layer.gate, norm, gate, n);
-    b.matmul(layer.up, norm, up, n);
-    const int64_t count = static_cast<int64_t>(n) * hp_.n_ff;
-    if (hp_.activation == Activation::GeluTanh) {
-      b.geglu(gate, up, gate, count);
-    } else {
-      b.swiglu(gate, up, gate, count);
+    float *x = ws_.x->as<float>(), *proj = ws_.proj->as<float>();
+    const int d = static_cast<int>(hp_.n_embd);
+    if (post_norm == nullptr) {
+      b.matmul_add(w, h, x, proj, n);
+      return;
     }
-    b.matmul(layer.down, gate, ws_.proj->as<float>(), n);
+    b.matmul(w, h, proj, n);
+    b.rms_norm(proj, post_norm, proj, n, d, hp_.rms_eps);
+    b.add(x, proj, x, static_cast<int64_t>(n) * d);
   }
 
   void reserve(int n, int m) {

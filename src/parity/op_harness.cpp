@@ -321,6 +321,93 @@ void check_kv_and_attention(Context& ctx) {
   }
 }
 
+// The fused projections (project, matmul_add, gated_matmul) against the plain reference
+// ops they stand for, for every weight type, at a decode shape and a batched one.
+void check_fused_matmuls(Context& ctx) {
+  for (GgmlType type : ctx.backend.capabilities().weight_types) {
+    const int64_t n_in = input_widths(type).back();
+    for (const auto& shape : {std::pair<int64_t, int>{33, 1}, {130, 5}, {64, 12}}) {
+      const int64_t n_out = shape.first;
+      const int n = shape.second;
+      const std::string dims = fmt::format("in={} out={} n={}", n_in, n_out, n);
+      const std::vector<float> x = gaussian(ctx.rng, n_in * n);
+      Guarded dx = Guarded::of(ctx.backend, x);
+      // Three matrices sharing x (Q, K, V, the last narrower); the first two double as
+      // gate and up, the first as the residual projection.
+      std::vector<std::vector<uint8_t>> w;
+      std::vector<std::vector<float>> want(3);
+      std::vector<Guarded> dw, dout;
+      std::vector<Weight> weights;
+      dw.reserve(3);
+      dout.reserve(3);
+      for (int i = 0; i < 3; ++i) {
+        const int64_t rows = i == 2 ? n_out / 2 + 1 : n_out;
+        w.push_back(quantize(type, gaussian(ctx.rng, n_in * rows)));
+        want[i].resize(static_cast<size_t>(rows * n));
+        reference::matmul({type, n_in, rows, w[i].data()}, x.data(), want[i].data(), n);
+        dw.push_back(Guarded::of(ctx.backend, w[i]));
+        dout.emplace_back(ctx.backend, nullptr, want[i].size() * sizeof(float));
+        weights.push_back({type, n_in, rows, dw[i].ptr<void>()});
+      }
+      const double weight_bytes = static_cast<double>(w[0].size() + w[1].size() + w[2].size());
+      auto finish = [&](const char* op, const std::vector<float>& got,
+                        const std::vector<float>& expected, bool guards,
+                        const std::function<void()>& call) {
+        OpCheck c{op, std::string(type_name(type)), dims};
+        c.threshold = kAccumulating;
+        c.guards_intact = guards;
+        c.bytes = weight_bytes;
+        ctx.finish(c, got, expected, call);
+      };
+
+      auto project = [&] {
+        ctx.backend.project({{weights[0], dout[0].ptr<float>()},
+                             {weights[1], dout[1].ptr<float>()},
+                             {weights[2], dout[2].ptr<float>()}},
+                            dx.ptr<float>(), n);
+      };
+      project();
+      bool guards = true;
+      std::vector<float> got, expected;
+      for (int i = 0; i < 3; ++i) {
+        const auto part = dout[i].read<float>(guards);
+        got.insert(got.end(), part.begin(), part.end());
+        expected.insert(expected.end(), want[i].begin(), want[i].end());
+      }
+      finish("project", got, expected, guards, project);
+
+      const std::vector<float> residual = gaussian(ctx.rng, n_out * n);
+      std::vector<float> sum(residual.size());
+      reference::add(residual.data(), want[0].data(), sum.data(), static_cast<int64_t>(sum.size()));
+      Guarded dres = Guarded::of(ctx.backend, residual);
+      ctx.backend.matmul_add(weights[0], dx.ptr<float>(), dres.ptr<float>(), dout[0].ptr<float>(),
+                             n);
+      guards = true;
+      got = dres.read<float>(guards);
+      // Timing keeps accumulating into the same output; only the first result is checked.
+      finish("matmul_add", got, sum, guards, [&] {
+        ctx.backend.matmul_add(weights[0], dx.ptr<float>(), dres.ptr<float>(), dout[0].ptr<float>(),
+                               n);
+      });
+
+      for (const GatedActivation act : {GatedActivation::Silu, GatedActivation::GeluTanh}) {
+        std::vector<float> gated(want[0].size());
+        const auto combine = act == GatedActivation::Silu ? reference::swiglu : reference::geglu;
+        combine(want[0].data(), want[1].data(), gated.data(), static_cast<int64_t>(gated.size()));
+        auto call = [&] {
+          ctx.backend.gated_matmul(weights[0], weights[1], dx.ptr<float>(), dout[0].ptr<float>(),
+                                   dout[1].ptr<float>(), n, act);
+        };
+        call();
+        guards = true;
+        got = dout[0].read<float>(guards);
+        finish(act == GatedActivation::Silu ? "gated_matmul" : "gated_matmul_gelu", got, gated,
+               guards, call);
+      }
+    }
+  }
+}
+
 // Element-wise ops on n values: binary ones (out = f(a, b)) and in-place unary ones.
 void check_elementwise(Context& ctx) {
   struct Binary {
@@ -419,6 +506,7 @@ constexpr OpEntry kOps[] = {
     {"embed", check_embed},
     {"rms_norm", check_rms_norm},
     {"matmul", check_matmul},
+    {"project,matmul_add,gated_matmul,gated_matmul_gelu", check_fused_matmuls},
     {"rope", check_rope},
     {"store_kv,attention", check_kv_and_attention},
     {"swiglu,geglu,add,scale,softcap", check_elementwise},
@@ -429,9 +517,23 @@ constexpr OpEntry kOps[] = {
 }  // namespace
 
 const std::vector<std::string>& harness_ops() {
-  static const std::vector<std::string> ops = {
-      "embed", "rms_norm", "matmul", "rope",    "store_kv", "attention",  "swiglu",
-      "geglu", "add",      "scale",  "softcap", "add_bias", "gather_rows"};
+  static const std::vector<std::string> ops = {"embed",
+                                               "rms_norm",
+                                               "matmul",
+                                               "project",
+                                               "matmul_add",
+                                               "gated_matmul",
+                                               "gated_matmul_gelu",
+                                               "rope",
+                                               "store_kv",
+                                               "attention",
+                                               "swiglu",
+                                               "geglu",
+                                               "add",
+                                               "scale",
+                                               "softcap",
+                                               "add_bias",
+                                               "gather_rows"};
   return ops;
 }
 

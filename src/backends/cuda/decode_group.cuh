@@ -1,129 +1,207 @@
-// Decoding 8 consecutive elements [first, first + 8) of one block (first % 8 == 0) for the
-// matrix-vector kernel: 8 elements never straddle a scale group, so scales are decoded
-// once per group and the quant bytes come from one contiguous run. The generic version
-// falls back to decode::element; hot formats are specialised. The op harness checks
-// every one against the CPU reference.
+// Decoding 8 consecutive elements [first, first + 8) of a weight row (first % 8 == 0) for
+// the matrix-vector kernels. 8 elements never straddle a scale group, so a decoder
+// returns the 8 integer codes q (as exact floats) and the group's affine map, element =
+// scale * q + offset; the kernel folds the map into the dot product once per group:
+//   sum_j (scale * q_j + offset) * x_j = scale * sum_j q_j * x_j + offset * sum_j x_j.
+// Plain float formats return the values themselves (kAffine = false).
+//
+// Codes become floats without integer-to-float conversions (a quarter-rate instruction
+// on sm_90): a byte permute puts each 8-bit code under the exponent of 2^23, and one
+// subtraction of 2^23 (+ the code's bias) leaves the exact value. The generic decoder
+// covers the remaining formats through decode::quant; the op harness checks every one
+// against the CPU reference.
 #pragma once
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
 #include "quant/decode.h"
+#include "quant/types.h"
+#include "util/error.h"
 
 namespace concord::cuda {
 
-// Generic: BS elements per block.
+// Calls f(Tag<Block, elements per block>{}) for a weight type: the one place that maps
+// GgmlType to its device decoder.
+template <typename B, int N>
+struct Tag {
+  using Block = B;
+  static constexpr int kBlockSize = N;
+};
+template <typename F>
+void dispatch(GgmlType type, F&& f) {
+  switch (type) {
+    case GgmlType::F32:
+      return f(Tag<decode::F32Element, 1>{});
+    case GgmlType::F16:
+      return f(Tag<decode::F16Element, 1>{});
+    case GgmlType::BF16:
+      return f(Tag<decode::BF16Element, 1>{});
+    case GgmlType::Q4_0:
+      return f(Tag<BlockQ4_0, kQK>{});
+    case GgmlType::Q4_1:
+      return f(Tag<BlockQ4_1, kQK>{});
+    case GgmlType::Q5_0:
+      return f(Tag<BlockQ5_0, kQK>{});
+    case GgmlType::Q5_1:
+      return f(Tag<BlockQ5_1, kQK>{});
+    case GgmlType::Q8_0:
+      return f(Tag<BlockQ8_0, kQK>{});
+    case GgmlType::Q2_K:
+      return f(Tag<BlockQ2_K, kQKK>{});
+    case GgmlType::Q3_K:
+      return f(Tag<BlockQ3_K, kQKK>{});
+    case GgmlType::Q4_K:
+      return f(Tag<BlockQ4_K, kQKK>{});
+    case GgmlType::Q5_K:
+      return f(Tag<BlockQ5_K, kQKK>{});
+    case GgmlType::Q6_K:
+      return f(Tag<BlockQ6_K, kQKK>{});
+    default:
+      fail("the CUDA backend has no kernel for weight type {}", type_name(type));
+  }
+}
+
+// Bytes k..k+3 of the packed word w as exact floats minus `bias`.
+__device__ __forceinline__ void bytes_to_floats(uint32_t w, float bias, float* out) {
+  const float magic = 8388608.0f + bias;  // 2^23 + bias
+#pragma unroll
+  for (int k = 0; k < 4; ++k)
+    out[k] = __uint_as_float(__byte_perm(w, 0x4B000000u, 0x7540 + k)) - magic;
+}
+
+// 8 bytes starting at a 2-byte aligned address (legacy blocks are 18, 22 or 34 bytes long).
+__device__ __forceinline__ uint2 load8_aligned2(const uint8_t* p) {
+  const uint16_t* h = reinterpret_cast<const uint16_t*>(p);
+  return {h[0] | static_cast<uint32_t>(h[1]) << 16, h[2] | static_cast<uint32_t>(h[3]) << 16};
+}
+
+// Generic: codes through decode::quant.
 template <typename Block, int BS>
 struct GroupDecoder {
-  static __device__ __forceinline__ void decode(const Block* row, int64_t first, float (&out)[8]) {
+  static constexpr bool kAffine = true;
+  static __device__ __forceinline__ decode::Affine decode(const Block* row, int64_t first,
+                                                          float (&q)[8]) {
     const Block& b = row[first / BS];
     const int i0 = static_cast<int>(first % BS);
 #pragma unroll
-    for (int j = 0; j < 8; ++j) out[j] = decode::element(b, i0 + j);
+    for (int j = 0; j < 8; ++j) q[j] = static_cast<float>(decode::quant(b, i0 + j));
+    return decode::group_affine(b, i0 / decode::kGroup<Block>);
   }
 };
 
 // Plain float formats: 8 elements are 16 or 32 contiguous bytes (aligned: rows of these
-// types are multiples of 8 elements wherever this kernel runs them).
+// types are multiples of 8 elements wherever this decoder runs).
 template <>
 struct GroupDecoder<decode::F32Element, 1> {
-  static __device__ __forceinline__ void decode(const decode::F32Element* row, int64_t first,
-                                                float (&out)[8]) {
+  static constexpr bool kAffine = false;
+  static __device__ __forceinline__ decode::Affine decode(const decode::F32Element* row,
+                                                          int64_t first, float (&v)[8]) {
     const float4 a = *reinterpret_cast<const float4*>(row + first);
     const float4 b = *reinterpret_cast<const float4*>(row + first + 4);
-    out[0] = a.x, out[1] = a.y, out[2] = a.z, out[3] = a.w, out[4] = b.x, out[5] = b.y,
-    out[6] = b.z, out[7] = b.w;
+    v[0] = a.x, v[1] = a.y, v[2] = a.z, v[3] = a.w, v[4] = b.x, v[5] = b.y, v[6] = b.z, v[7] = b.w;
+    return {1.0f, 0.0f};
   }
 };
 template <>
 struct GroupDecoder<decode::F16Element, 1> {
-  static __device__ __forceinline__ void decode(const decode::F16Element* row, int64_t first,
-                                                float (&out)[8]) {
-    const uint4 v = *reinterpret_cast<const uint4*>(row + first);
-    const __half2* h = reinterpret_cast<const __half2*>(&v);
+  static constexpr bool kAffine = false;
+  static __device__ __forceinline__ decode::Affine decode(const decode::F16Element* row,
+                                                          int64_t first, float (&v)[8]) {
+    const uint4 w = *reinterpret_cast<const uint4*>(row + first);
+    const __half2* h = reinterpret_cast<const __half2*>(&w);
 #pragma unroll
     for (int k = 0; k < 4; ++k) {
       const float2 f = __half22float2(h[k]);
-      out[2 * k] = f.x, out[2 * k + 1] = f.y;
+      v[2 * k] = f.x, v[2 * k + 1] = f.y;
     }
+    return {1.0f, 0.0f};
   }
 };
 template <>
 struct GroupDecoder<decode::BF16Element, 1> {
-  static __device__ __forceinline__ void decode(const decode::BF16Element* row, int64_t first,
-                                                float (&out)[8]) {
-    const uint4 v = *reinterpret_cast<const uint4*>(row + first);
-    const uint32_t w[4] = {v.x, v.y, v.z, v.w};
+  static constexpr bool kAffine = false;
+  static __device__ __forceinline__ decode::Affine decode(const decode::BF16Element* row,
+                                                          int64_t first, float (&v)[8]) {
+    const uint4 w = *reinterpret_cast<const uint4*>(row + first);
+    const uint32_t words[4] = {w.x, w.y, w.z, w.w};
 #pragma unroll
     for (int k = 0; k < 4; ++k) {
-      out[2 * k] = __uint_as_float(w[k] << 16);
-      out[2 * k + 1] = __uint_as_float(w[k] & 0xffff0000u);
+      v[2 * k] = __uint_as_float(words[k] << 16);
+      v[2 * k + 1] = __uint_as_float(words[k] & 0xffff0000u);
     }
+    return {1.0f, 0.0f};
   }
 };
 
+// Q8_0: 8 signed bytes; flipping the sign bits makes them unsigned codes biased by 128.
 template <>
 struct GroupDecoder<BlockQ8_0, kQK> {
-  static __device__ __forceinline__ void decode(const BlockQ8_0* row, int64_t first,
-                                                float (&out)[8]) {
+  static constexpr bool kAffine = true;
+  static __device__ __forceinline__ decode::Affine decode(const BlockQ8_0* row, int64_t first,
+                                                          float (&q)[8]) {
     const BlockQ8_0& b = row[first / kQK];
-    const int i0 = static_cast<int>(first % kQK);
-    const float d = __half2float(__ushort_as_half(b.d));
-#pragma unroll
-    for (int j = 0; j < 8; ++j) out[j] = d * static_cast<float>(b.qs[i0 + j]);
+    const uint2 w = load8_aligned2(reinterpret_cast<const uint8_t*>(b.qs) + first % kQK);
+    bytes_to_floats(w.x ^ 0x80808080u, 128.0f, q);
+    bytes_to_floats(w.y ^ 0x80808080u, 128.0f, q + 4);
+    return {__half2float(__ushort_as_half(b.d)), 0.0f};
   }
 };
 
+// Q4_0: elements j < 16 are the low nibbles of qs[j], j >= 16 the high ones; bias 8.
 template <>
 struct GroupDecoder<BlockQ4_0, kQK> {
-  static __device__ __forceinline__ void decode(const BlockQ4_0* row, int64_t first,
-                                                float (&out)[8]) {
-    const BlockQ4_0& b = row[first / kQK];
-    const int i0 = static_cast<int>(first % kQK);
-    const float d = __half2float(__ushort_as_half(b.d));
-    const int byte0 = i0 % 16, shift = i0 < 16 ? 0 : 4;
-#pragma unroll
-    for (int j = 0; j < 8; ++j)
-      out[j] = d * static_cast<float>(((b.qs[byte0 + j] >> shift) & 0x0f) - 8);
+  static constexpr bool kAffine = true;
+  static __device__ __forceinline__ decode::Affine decode(const BlockQ4_0& b, int i0,
+                                                          float (&q)[8]) {
+    const uint2 w = load8_aligned2(b.qs + i0 % 16);
+    const int shift = i0 < 16 ? 0 : 4;
+    bytes_to_floats((w.x >> shift) & 0x0f0f0f0fu, 8.0f, q);
+    bytes_to_floats((w.y >> shift) & 0x0f0f0f0fu, 8.0f, q + 4);
+    return {__half2float(__ushort_as_half(b.d)), 0.0f};
+  }
+  static __device__ __forceinline__ decode::Affine decode(const BlockQ4_0* row, int64_t first,
+                                                          float (&q)[8]) {
+    return decode(row[first / kQK], static_cast<int>(first % kQK), q);
   }
 };
 
+// Q4_K: 8 consecutive elements are one nibble of 8 consecutive qs bytes (one 8-byte load:
+// qs sits 16 bytes into a 144-byte block); scale and min per 32-element sub-block.
 template <>
 struct GroupDecoder<BlockQ4_K, kQKK> {
-  static __device__ __forceinline__ void decode(const BlockQ4_K* row, int64_t first,
-                                                float (&out)[8]) {
+  static constexpr bool kAffine = true;
+  static __device__ __forceinline__ decode::Affine decode(const BlockQ4_K* row, int64_t first,
+                                                          float (&q)[8]) {
     const BlockQ4_K& b = row[first / kQKK];
     const int i0 = static_cast<int>(first % kQKK);
+    const uint2 w = *reinterpret_cast<const uint2*>(b.qs + decode::nibble_byte(i0));
+    const int shift = decode::nibble_shift(i0);
+    bytes_to_floats((w.x >> shift) & 0x0f0f0f0fu, 0.0f, q);
+    bytes_to_floats((w.y >> shift) & 0x0f0f0f0fu, 0.0f, q + 4);
     int scale, min;
     decode::scale_min_k4(b.scales, i0 / 32, scale, min);
-    const float d = __half2float(__ushort_as_half(b.d)) * static_cast<float>(scale);
-    const float m = __half2float(__ushort_as_half(b.dmin)) * static_cast<float>(min);
-    // qs sits 16 bytes into a 144-byte block and byte0 is a multiple of 8: one 8-byte load.
-    const int byte0 = decode::nibble_byte(i0), shift = decode::nibble_shift(i0);
-    const uint2 packed = *reinterpret_cast<const uint2*>(b.qs + byte0);
-    const uint32_t words[2] = {packed.x, packed.y};
-#pragma unroll
-    for (int j = 0; j < 8; ++j) {
-      out[j] = d * static_cast<float>((words[j / 4] >> (8 * (j % 4) + shift)) & 0x0f) - m;
-    }
+    return {__half2float(__ushort_as_half(b.d)) * static_cast<float>(scale),
+            -__half2float(__ushort_as_half(b.dmin)) * static_cast<float>(min)};
   }
 };
 
+// Q6_K: low 4 bits from ql, high 2 from qh, 8 consecutive bytes of each; bias 32.
 template <>
 struct GroupDecoder<BlockQ6_K, kQKK> {
-  static __device__ __forceinline__ void decode(const BlockQ6_K* row, int64_t first,
-                                                float (&out)[8]) {
+  static constexpr bool kAffine = true;
+  static __device__ __forceinline__ decode::Affine decode(const BlockQ6_K* row, int64_t first,
+                                                          float (&q)[8]) {
     const BlockQ6_K& b = row[first / kQKK];
     const int i0 = static_cast<int>(first % kQKK);
-    const float d = __half2float(__ushort_as_half(b.d)) * static_cast<float>(b.scales[i0 / 16]);
-    const int low0 = decode::q6_low_byte(i0), low_shift = decode::q6_low_shift(i0);
-    const int high0 = decode::q6_high_byte(i0), high_shift = decode::q6_high_shift(i0);
-#pragma unroll
-    for (int j = 0; j < 8; ++j) {
-      const int q =
-          ((b.ql[low0 + j] >> low_shift) & 0x0f) | (((b.qh[high0 + j] >> high_shift) & 3) << 4);
-      out[j] = d * static_cast<float>(q - 32);
-    }
+    const uint2 low = load8_aligned2(b.ql + decode::q6_low_byte(i0));
+    const uint2 high = load8_aligned2(b.qh + decode::q6_high_byte(i0));
+    const int ls = decode::q6_low_shift(i0), hs = decode::q6_high_shift(i0);
+    bytes_to_floats(((low.x >> ls) & 0x0f0f0f0fu) | (((high.x >> hs) & 0x03030303u) << 4), 32.0f,
+                    q);
+    bytes_to_floats(((low.y >> ls) & 0x0f0f0f0fu) | (((high.y >> hs) & 0x03030303u) << 4), 32.0f,
+                    q + 4);
+    return {__half2float(__ushort_as_half(b.d)) * static_cast<float>(b.scales[i0 / 16]), 0.0f};
   }
 };
 

@@ -2,6 +2,7 @@
 
 #include <cuda_fp16.h>
 
+#include "backends/cuda/activation.cuh"
 #include "backends/cuda/decode_group.cuh"
 #include "quant/decode.h"
 #include "quant/types.h"
@@ -11,47 +12,6 @@ namespace concord::cuda {
 namespace {
 
 constexpr int kWarp = 32;
-
-// Calls f(Tag<Block, elements per block>{}) for a weight type: the one place that maps
-// GgmlType to its device decoder.
-template <typename B, int N>
-struct Tag {
-  using Block = B;
-  static constexpr int kBlockSize = N;
-};
-template <typename F>
-void dispatch(GgmlType type, F&& f) {
-  switch (type) {
-    case GgmlType::F32:
-      return f(Tag<decode::F32Element, 1>{});
-    case GgmlType::F16:
-      return f(Tag<decode::F16Element, 1>{});
-    case GgmlType::BF16:
-      return f(Tag<decode::BF16Element, 1>{});
-    case GgmlType::Q4_0:
-      return f(Tag<BlockQ4_0, kQK>{});
-    case GgmlType::Q4_1:
-      return f(Tag<BlockQ4_1, kQK>{});
-    case GgmlType::Q5_0:
-      return f(Tag<BlockQ5_0, kQK>{});
-    case GgmlType::Q5_1:
-      return f(Tag<BlockQ5_1, kQK>{});
-    case GgmlType::Q8_0:
-      return f(Tag<BlockQ8_0, kQK>{});
-    case GgmlType::Q2_K:
-      return f(Tag<BlockQ2_K, kQKK>{});
-    case GgmlType::Q3_K:
-      return f(Tag<BlockQ3_K, kQKK>{});
-    case GgmlType::Q4_K:
-      return f(Tag<BlockQ4_K, kQKK>{});
-    case GgmlType::Q5_K:
-      return f(Tag<BlockQ5_K, kQKK>{});
-    case GgmlType::Q6_K:
-      return f(Tag<BlockQ6_K, kQKK>{});
-    default:
-      fail("the CUDA backend has no kernel for weight type {}", type_name(type));
-  }
-}
 
 int blocks_for(int64_t n, int threads) {
   return static_cast<int>((n + threads - 1) / threads);
@@ -64,63 +24,6 @@ __device__ float warp_sum(float v) {
 }
 
 // --- matmul ----------------------------------------------------------------------------------
-
-constexpr int kMatvecThreads = 128;
-
-// One block of 128 threads per output row (split over the row so that even small
-// matrices keep enough loads in flight). Thread k takes the 8-element groups k, k + 128,
-// ...: a warp reads 256 consecutive elements per step (16-byte loads for f16), and each
-// weight byte is read once whatever the number of tokens.
-template <typename Block, int BS>
-__global__ void __launch_bounds__(kMatvecThreads)
-    matvec_kernel(const Block* __restrict__ w, int64_t n_in, int64_t n_out,
-                  const float* __restrict__ x, float* __restrict__ out, int n) {
-  const int64_t row = blockIdx.x;
-  const Block* r = w + row * (n_in / BS);
-  float acc[kMaxMatvecTokens];
-#pragma unroll
-  for (int t = 0; t < kMaxMatvecTokens; ++t) acc[t] = 0.0f;
-  // Vector loads need rows and activations that are whole 8-element groups.
-  const int64_t n_groups = n_in % 8 == 0 ? n_in / 8 : 0;
-#pragma unroll 4
-  for (int64_t g = threadIdx.x; g < n_groups; g += kMatvecThreads) {
-    float v[8];
-    GroupDecoder<Block, BS>::decode(r, 8 * g, v);
-#pragma unroll
-    for (int t = 0; t < kMaxMatvecTokens; ++t) {
-      if (t < n) {
-        const float4 x0 = *reinterpret_cast<const float4*>(x + t * n_in + 8 * g);
-        const float4 x1 = *reinterpret_cast<const float4*>(x + t * n_in + 8 * g + 4);
-        acc[t] += v[0] * x0.x + v[1] * x0.y + v[2] * x0.z + v[3] * x0.w + v[4] * x1.x +
-                  v[5] * x1.y + v[6] * x1.z + v[7] * x1.w;
-      }
-    }
-  }
-  // Rows whose length is not a multiple of 8 (plain float formats only): element by element.
-  for (int64_t e = 8 * n_groups + threadIdx.x; e < n_in; e += kMatvecThreads) {
-    const float v = decode::element(r[e / BS], static_cast<int>(e % BS));
-#pragma unroll
-    for (int t = 0; t < kMaxMatvecTokens; ++t) {
-      if (t < n) acc[t] += v * x[t * n_in + e];
-    }
-  }
-  __shared__ float partial[kMaxMatvecTokens][kMatvecThreads / kWarp];
-  const int warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp;
-#pragma unroll
-  for (int t = 0; t < kMaxMatvecTokens; ++t) {
-    if (t < n) {
-      const float s = warp_sum(acc[t]);
-      if (lane == 0) partial[t][warp] = s;
-    }
-  }
-  __syncthreads();
-  if (threadIdx.x < n) {
-    float s = 0.0f;
-#pragma unroll
-    for (int k = 0; k < kMatvecThreads / kWarp; ++k) s += partial[threadIdx.x][k];
-    out[threadIdx.x * n_out + row] = s;
-  }
-}
 
 template <typename Block, int BS>
 __global__ void dequantize_rows_kernel(const Block* __restrict__ w, int64_t n_in, int64_t first,
@@ -285,8 +188,7 @@ __global__ void swiglu_kernel(const float* __restrict__ gate, const float* __res
                               float* __restrict__ out, int64_t n) {
   const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < n) {
-    const float g = gate[i];
-    out[i] = g / (1.0f + expf(-g)) * up[i];
+    out[i] = silu(gate[i]) * up[i];
   }
 }
 
@@ -294,9 +196,7 @@ __global__ void geglu_kernel(const float* __restrict__ gate, const float* __rest
                              float* __restrict__ out, int64_t n) {
   const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < n) {
-    constexpr float kSqrt2OverPi = 0.79788456080286535588f;
-    const float g = gate[i];
-    out[i] = 0.5f * g * (1.0f + tanhf(kSqrt2OverPi * (g + 0.044715f * g * g * g))) * up[i];
+    out[i] = gelu_tanh(gate[i]) * up[i];
   }
 }
 
@@ -344,16 +244,6 @@ void check(cudaError_t status, const char* what) {
 void check(cublasStatus_t status, const char* what) {
   if (status != CUBLAS_STATUS_SUCCESS)
     fail("cuBLAS {} failed: status {}", what, static_cast<int>(status));
-}
-
-void matvec(const Weight& w, const float* x, float* out, int n, cudaStream_t stream) {
-  dispatch(w.type, [&](auto tag) {
-    using T = decltype(tag);
-    matvec_kernel<typename T::Block, T::kBlockSize>
-        <<<static_cast<unsigned>(w.n_out), kMatvecThreads, 0, stream>>>(
-            static_cast<const typename T::Block*>(w.data), w.n_in, w.n_out, x, out, n);
-  });
-  check_launch("matvec");
 }
 
 void dequantize_rows(const Weight& w, int64_t first, int64_t count, float* out,

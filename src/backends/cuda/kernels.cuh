@@ -9,9 +9,21 @@
 
 namespace concord::cuda {
 
-// out[t] = W · x[t] for n <= kMaxMatvecTokens: fused dequantise + dot, one warp per row.
+// Matrix-vector products (matvec.cu) for n <= kMaxMatvecTokens token rows: fused
+// dequantise + dot reading each weight byte once.
 inline constexpr int kMaxMatvecTokens = 8;
-void matvec(const Weight& w, const float* x, float* out, int n, cudaStream_t stream);
+// out[t] = W · x[t], or out[t] += W · x[t] when accumulating. rows_per_warp (1, 2 or 4;
+// 0 = the tuned default) is exposed for benchmarks.
+void matvec(const Weight& w, const float* x, float* out, int n, bool accumulate,
+            cudaStream_t stream, int rows_per_warp = 0);
+// outs[i][t] = W_i · x[t] for up to 3 matrices of one type and width in one launch;
+// false (nothing launched) when they cannot share one.
+bool matvec_many(const Weight* ws, float* const* outs, int count, const float* x, int n,
+                 cudaStream_t stream);
+// out[t] = act(Wgate · x[t]) * (Wup · x[t]) in one launch; false when the two matrices
+// differ in type or shape.
+bool matvec_gated(const Weight& gate, const Weight& up, const float* x, float* out, int n,
+                  GatedActivation act, cudaStream_t stream);
 // Dequantises rows [first, first + count) of W into float32 [count, n_in].
 void dequantize_rows(const Weight& w, int64_t first, int64_t count, float* out,
                      cudaStream_t stream);
