@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
                           {"8B q/o", 4096, 4096},  {"8B gate", 4096, 14336},
                           {"8B down", 14336, 4096}};
   std::printf("%-6s %-10s %8s %8s | %s\n", "type", "shape", "n_in", "n_out",
-              "GB/s (us) at 1 / 2 / 4 rows per warp");
+              "GB/s (us) at 1 / 4 rows per warp");
   for (const std::string& name : types) {
     const GgmlType type = parse_type_name(name);  // throws on an unknown name
     for (const Shape& s : shapes) {
@@ -69,7 +69,7 @@ int main(int argc, char** argv) {
       const Weight weight{type, s.n_in, s.n_out / 64 * 64, w};
       std::printf("%-6s %-10s %8lld %8lld |", name.c_str(), s.name, static_cast<long long>(s.n_in),
                   static_cast<long long>(weight.n_out));
-      for (int rows : {1, 2, 4}) {
+      for (int rows : {1, 4}) {
         const double sec = launch_seconds(weight, x, out, rows);
         std::printf(" %7.0f (%6.1f)", bytes / sec / 1e9, sec * 1e6);
       }

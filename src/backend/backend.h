@@ -100,6 +100,15 @@ struct Projection {
   float* out = nullptr;  // [n, w.n_out]
 };
 
+// An RMS normalisation of a fused projection's input, x / sqrt(mean(x^2) + eps) * weight
+// (none without a weight). Backends that do not fuse it write the normalised rows to
+// scratch [n, n_in].
+struct InputNorm {
+  const float* weight = nullptr;
+  float eps = 0.0f;
+  float* scratch = nullptr;
+};
+
 // A ragged batch on the device: token t belongs to cache slot slots[t] at positions[t].
 struct BatchView {
   const int32_t* tokens = nullptr;
@@ -145,14 +154,20 @@ class Backend {
   // Fused forms of the ops above, for backends that save launches or memory traffic by
   // fusing; the defaults compose the plain ops and the op harness checks every override
   // against the scalar reference.
-  // proj.out[t] = proj.w · x[t] for each projection.
-  virtual void project(std::initializer_list<Projection> projections, const float* x, int n);
+  // proj.out[t] = proj.w · norm(x[t]) for each projection.
+  virtual void project(std::initializer_list<Projection> projections, const float* x, int n,
+                       const InputNorm& norm);
   // out[t] += W · x[t] (a projection added into the residual stream); scratch [n, n_out]
   // is free for backends that do not fuse.
   virtual void matmul_add(const Weight& w, const float* x, float* out, float* scratch, int n);
-  // out[t] = act(Wgate · x[t]) * (Wup · x[t]): [n, n_out]; scratch [n, n_out] as above.
+  // out[t] = act(Wgate · norm(x[t])) * (Wup · norm(x[t])): [n, n_out]; scratch [n, n_out]
+  // as above.
   virtual void gated_matmul(const Weight& gate, const Weight& up, const float* x, float* out,
-                            float* scratch, int n, GatedActivation act);
+                            float* scratch, int n, GatedActivation act, const InputNorm& norm);
+  // rope(q), rope(k) with the heads of `a`, then store_kv(k, v): the three in one.
+  virtual void rope_store_kv(float* q, float* k, const float* v, const KvLayer& cache,
+                             const BatchView& batch, const AttentionParams& a,
+                             const RopeParams& rope);
   // Rotates x [n, n_heads * head_dim] in place by each token's position.
   virtual void rope(float* x, const BatchView& batch, int n_heads, int head_dim,
                     const RopeParams& params) = 0;

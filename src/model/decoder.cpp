@@ -168,35 +168,34 @@ class DecoderModel : public Model {
     if (hp_.scale_embeddings) b.scale(x, std::sqrt(static_cast<float>(d)), nd);
     for (size_t l = 0; l < layers_.size(); ++l) {
       const Layer& layer = layers_[l];
-      b.rms_norm(x, layer.attn_norm, norm, n, d, hp_.rms_eps);
       attention_block(layer, cache[l], view, n);
       add_to_residual(layer.wo, ws_.attn->as<float>(), layer.post_attn_norm, n);
-      b.rms_norm(x, layer.ffn_norm, norm, n, d, hp_.rms_eps);
       const GatedActivation act = hp_.activation == Activation::GeluTanh ? GatedActivation::GeluTanh
                                                                          : GatedActivation::Silu;
       float* hidden = ws_.gate->as<float>();
-      b.gated_matmul(layer.gate, layer.up, norm, hidden, ws_.up->as<float>(), n, act);
+      b.gated_matmul(layer.gate, layer.up, x, hidden, ws_.up->as<float>(), n, act,
+                     {layer.ffn_norm, hp_.rms_eps, norm});
       add_to_residual(layer.down, hidden, layer.post_ffn_norm, n);
     }
     if (m == 0) return;
     const int32_t* rows = ws_.ints->as<int32_t>() + 3 * ws_.capacity;
     float* picked = ws_.picked->as<float>();
     b.gather_rows(x, rows, m, d, picked);
-    b.rms_norm(picked, weights_.vector("output_norm.weight"), picked, m, d, hp_.rms_eps);
     const Weight output = weights_.has("output.weight") ? weights_.matrix("output.weight")
                                                         : weights_.matrix("token_embd.weight");
     float* out = ws_.logits->as<float>();
-    b.matmul(output, picked, out, m);
+    b.project({{output, out}}, picked, m,
+              {weights_.vector("output_norm.weight"), hp_.rms_eps, picked});
     if (hp_.final_softcap > 0.0f) b.softcap(out, hp_.final_softcap, m * hp_.n_vocab);
   }
 
-  // attn = attention(q, k, v) of norm, the projections stored in the KV cache.
+  // attn = attention(q, k, v) of rmsnorm(x), the keys and values stored in the KV cache.
   void attention_block(const Layer& layer, const KvLayer& cache, const BatchView& view, int n) {
     Backend& b = backend_;
     const AttentionParams& a = layer.attention;
-    float* norm = ws_.norm->as<float>();
     float *q = ws_.q->as<float>(), *k = ws_.k->as<float>(), *v = ws_.v->as<float>();
-    b.project({{layer.wq, q}, {layer.wk, k}, {layer.wv, v}}, norm, n);
+    b.project({{layer.wq, q}, {layer.wk, k}, {layer.wv, v}}, ws_.x->as<float>(), n,
+              {layer.attn_norm, hp_.rms_eps, ws_.norm->as<float>()});
     if (layer.bq) {
       b.add_bias(q, layer.bq, n, static_cast<int>(layer.wq.n_out));
       b.add_bias(k, layer.bk, n, static_cast<int>(layer.wk.n_out));
@@ -206,9 +205,7 @@ class DecoderModel : public Model {
       b.rms_norm(q, layer.q_norm, q, n * a.n_head, a.head_dim, hp_.rms_eps);
       b.rms_norm(k, layer.k_norm, k, n * a.n_head_kv, a.head_dim, hp_.rms_eps);
     }
-    b.rope(q, view, a.n_head, a.head_dim, layer.rope);
-    b.rope(k, view, a.n_head_kv, a.head_dim, layer.rope);
-    b.store_kv(cache, k, v, view);
+    b.rope_store_kv(q, k, v, cache, view, a, layer.rope);
     b.attention(cache, q, view, a, ws_.attn->as<float>());
   }
 

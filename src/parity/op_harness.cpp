@@ -305,6 +305,42 @@ void check_kv_and_attention(Context& ctx) {
       want_kv.insert(want_kv.end(), want_vv.begin(), want_vv.end());
       ctx.finish(s, got_kv, want_kv, store);
 
+      // The fused rope of q and k + store, against reference rope, rope, store_kv.
+      {
+        const RopeParams rp{ac.n_head_kv == 1 ? ac.head_dim / 2 : ac.head_dim, 10000.0f, 1.0f,
+                            ac.n_head != ac.n_head_kv};
+        std::vector<float> want_q = q, want_rk = k;
+        std::vector<uint8_t> want_k2 = history, want_v2 = history;
+        reference::rope(want_q.data(), host_batch, ac.n_head, ac.head_dim, rp);
+        reference::rope(want_rk.data(), host_batch, ac.n_head_kv, ac.head_dim, rp);
+        reference::store_kv({want_k2.data(), want_v2.data(), kv, ac.n_ctx, kv_width},
+                            want_rk.data(), v.data(), host_batch);
+        Guarded k_cache = Guarded::of(ctx.backend, history),
+                v_cache = Guarded::of(ctx.backend, history);
+        Guarded rq = Guarded::of(ctx.backend, q), rk = Guarded::of(ctx.backend, k);
+        const KvLayer fresh{k_cache.ptr<void>(), v_cache.ptr<void>(), kv, ac.n_ctx, kv_width};
+        ctx.backend.rope_store_kv(rq.ptr<float>(), rk.ptr<float>(), dv.ptr<float>(), fresh, batch,
+                                  ap, rp);
+        OpCheck r{"rope_store_kv", std::string(kv_type_name(kv)),
+                  fmt::format("{} n_rot={}{}", shape, rp.n_rot, rp.neox ? " neox" : "")};
+        r.threshold = kElementwise;
+        r.bytes = static_cast<double>((q.size() + 2 * k.size()) * 4 + v.size() * (4 + element));
+        std::vector<float> got = rq.read<float>(r.guards_intact), want = want_q;
+        for (const Guarded* g : {&k_cache, &v_cache}) {
+          const auto part = cache_to_f32(g->read<uint8_t>(r.guards_intact), kv);
+          got.insert(got.end(), part.begin(), part.end());
+        }
+        for (const std::vector<uint8_t>* c : {&want_k2, &want_v2}) {
+          const auto part = cache_to_f32(*c, kv);
+          want.insert(want.end(), part.begin(), part.end());
+        }
+        // Timing re-rotates the same buffers; only the first result is checked.
+        ctx.finish(r, got, want, [&] {
+          ctx.backend.rope_store_kv(rq.ptr<float>(), rk.ptr<float>(), dv.ptr<float>(), fresh, batch,
+                                    ap, rp);
+        });
+      }
+
       auto attend = [&] {
         ctx.backend.attention(cache, dq.ptr<float>(), batch, ap, out.ptr<float>());
       };
@@ -322,20 +358,24 @@ void check_kv_and_attention(Context& ctx) {
 }
 
 // The fused projections (project, matmul_add, gated_matmul) against the plain reference
-// ops they stand for, for every weight type, at a decode shape and a batched one.
+// ops they stand for, for every weight type, at a decode shape and batched ones, with and
+// without an input RMS norm.
 void check_fused_matmuls(Context& ctx) {
+  constexpr float kEps = 1e-5f;
   for (GgmlType type : ctx.backend.capabilities().weight_types) {
     const int64_t n_in = input_widths(type).back();
     for (const auto& shape : {std::pair<int64_t, int>{33, 1}, {130, 5}, {64, 12}}) {
       const int64_t n_out = shape.first;
       const int n = shape.second;
-      const std::string dims = fmt::format("in={} out={} n={}", n_in, n_out, n);
-      const std::vector<float> x = gaussian(ctx.rng, n_in * n);
-      Guarded dx = Guarded::of(ctx.backend, x);
+      const std::vector<float> x = gaussian(ctx.rng, n_in * n, 3.0f),
+                               gain = gaussian(ctx.rng, n_in);
+      std::vector<float> x_normed(x.size());
+      reference::rms_norm(x.data(), gain.data(), x_normed.data(), n, static_cast<int>(n_in), kEps);
+      Guarded dx = Guarded::of(ctx.backend, x), dgain = Guarded::of(ctx.backend, gain);
+      Guarded dscratch(ctx.backend, nullptr, x.size() * sizeof(float));
       // Three matrices sharing x (Q, K, V, the last narrower); the first two double as
       // gate and up, the first as the residual projection.
       std::vector<std::vector<uint8_t>> w;
-      std::vector<std::vector<float>> want(3);
       std::vector<Guarded> dw, dout;
       std::vector<Weight> weights;
       dw.reserve(3);
@@ -343,67 +383,83 @@ void check_fused_matmuls(Context& ctx) {
       for (int i = 0; i < 3; ++i) {
         const int64_t rows = i == 2 ? n_out / 2 + 1 : n_out;
         w.push_back(quantize(type, gaussian(ctx.rng, n_in * rows)));
-        want[i].resize(static_cast<size_t>(rows * n));
-        reference::matmul({type, n_in, rows, w[i].data()}, x.data(), want[i].data(), n);
         dw.push_back(Guarded::of(ctx.backend, w[i]));
-        dout.emplace_back(ctx.backend, nullptr, want[i].size() * sizeof(float));
+        dout.emplace_back(ctx.backend, nullptr, static_cast<size_t>(rows * n) * sizeof(float));
         weights.push_back({type, n_in, rows, dw[i].ptr<void>()});
       }
+      // want[i] = W_i · input, for the input itself or its normalised rows.
+      auto reference_products = [&](const std::vector<float>& input) {
+        std::vector<std::vector<float>> want(3);
+        for (int i = 0; i < 3; ++i) {
+          want[i].resize(static_cast<size_t>(weights[i].n_out * n));
+          reference::matmul({type, n_in, weights[i].n_out, w[i].data()}, input.data(),
+                            want[i].data(), n);
+        }
+        return want;
+      };
       const double weight_bytes = static_cast<double>(w[0].size() + w[1].size() + w[2].size());
-      auto finish = [&](const char* op, const std::vector<float>& got,
+      auto finish = [&](std::string op, const std::vector<float>& got,
                         const std::vector<float>& expected, bool guards,
                         const std::function<void()>& call) {
-        OpCheck c{op, std::string(type_name(type)), dims};
+        OpCheck c{std::move(op), std::string(type_name(type)),
+                  fmt::format("in={} out={} n={}", n_in, n_out, n)};
         c.threshold = kAccumulating;
         c.guards_intact = guards;
         c.bytes = weight_bytes;
         ctx.finish(c, got, expected, call);
       };
 
-      auto project = [&] {
-        ctx.backend.project({{weights[0], dout[0].ptr<float>()},
-                             {weights[1], dout[1].ptr<float>()},
-                             {weights[2], dout[2].ptr<float>()}},
-                            dx.ptr<float>(), n);
-      };
-      project();
-      bool guards = true;
-      std::vector<float> got, expected;
-      for (int i = 0; i < 3; ++i) {
-        const auto part = dout[i].read<float>(guards);
-        got.insert(got.end(), part.begin(), part.end());
-        expected.insert(expected.end(), want[i].begin(), want[i].end());
-      }
-      finish("project", got, expected, guards, project);
+      for (const bool with_norm : {false, true}) {
+        const auto want = reference_products(with_norm ? x_normed : x);
+        const InputNorm norm =
+            with_norm ? InputNorm{dgain.ptr<float>(), kEps, dscratch.ptr<float>()} : InputNorm{};
+        const std::string suffix = with_norm ? "+norm" : "";
+        auto project = [&] {
+          ctx.backend.project({{weights[0], dout[0].ptr<float>()},
+                               {weights[1], dout[1].ptr<float>()},
+                               {weights[2], dout[2].ptr<float>()}},
+                              dx.ptr<float>(), n, norm);
+        };
+        project();
+        bool guards = true;
+        std::vector<float> got, expected;
+        for (int i = 0; i < 3; ++i) {
+          const auto part = dout[i].read<float>(guards);
+          got.insert(got.end(), part.begin(), part.end());
+          expected.insert(expected.end(), want[i].begin(), want[i].end());
+        }
+        finish("project" + suffix, got, expected, guards, project);
 
+        for (const GatedActivation act : {GatedActivation::Silu, GatedActivation::GeluTanh}) {
+          std::vector<float> gated(want[0].size());
+          const auto combine = act == GatedActivation::Silu ? reference::swiglu : reference::geglu;
+          combine(want[0].data(), want[1].data(), gated.data(), static_cast<int64_t>(gated.size()));
+          auto call = [&] {
+            ctx.backend.gated_matmul(weights[0], weights[1], dx.ptr<float>(), dout[0].ptr<float>(),
+                                     dout[1].ptr<float>(), n, act, norm);
+          };
+          call();
+          guards = true;
+          got = dout[0].read<float>(guards);
+          const char* name = act == GatedActivation::Silu ? "gated_matmul" : "gated_matmul_gelu";
+          finish(name + suffix, got, gated, guards, call);
+        }
+      }
+
+      const auto want = reference_products(x);
       const std::vector<float> residual = gaussian(ctx.rng, n_out * n);
       std::vector<float> sum(residual.size());
       reference::add(residual.data(), want[0].data(), sum.data(), static_cast<int64_t>(sum.size()));
       Guarded dres = Guarded::of(ctx.backend, residual);
-      ctx.backend.matmul_add(weights[0], dx.ptr<float>(), dres.ptr<float>(), dout[0].ptr<float>(),
-                             n);
-      guards = true;
-      got = dres.read<float>(guards);
-      // Timing keeps accumulating into the same output; only the first result is checked.
-      finish("matmul_add", got, sum, guards, [&] {
+      auto accumulate = [&] {
         ctx.backend.matmul_add(weights[0], dx.ptr<float>(), dres.ptr<float>(), dout[0].ptr<float>(),
                                n);
-      });
-
-      for (const GatedActivation act : {GatedActivation::Silu, GatedActivation::GeluTanh}) {
-        std::vector<float> gated(want[0].size());
-        const auto combine = act == GatedActivation::Silu ? reference::swiglu : reference::geglu;
-        combine(want[0].data(), want[1].data(), gated.data(), static_cast<int64_t>(gated.size()));
-        auto call = [&] {
-          ctx.backend.gated_matmul(weights[0], weights[1], dx.ptr<float>(), dout[0].ptr<float>(),
-                                   dout[1].ptr<float>(), n, act);
-        };
-        call();
-        guards = true;
-        got = dout[0].read<float>(guards);
-        finish(act == GatedActivation::Silu ? "gated_matmul" : "gated_matmul_gelu", got, gated,
-               guards, call);
-      }
+      };
+      accumulate();
+      bool guards = true;
+      const auto got = dres.read<float>(guards);
+      // Timing keeps accumulating into the same output; only the first result is checked.
+      finish("matmul_add", got, sum, guards, accumulate);
     }
   }
 }
@@ -506,9 +562,11 @@ constexpr OpEntry kOps[] = {
     {"embed", check_embed},
     {"rms_norm", check_rms_norm},
     {"matmul", check_matmul},
-    {"project,matmul_add,gated_matmul,gated_matmul_gelu", check_fused_matmuls},
+    {"project,project+norm,matmul_add,gated_matmul,gated_matmul+norm,gated_matmul_gelu,"
+     "gated_matmul_gelu+norm",
+     check_fused_matmuls},
     {"rope", check_rope},
-    {"store_kv,attention", check_kv_and_attention},
+    {"store_kv,rope_store_kv,attention", check_kv_and_attention},
     {"swiglu,geglu,add,scale,softcap", check_elementwise},
     {"add_bias", check_add_bias},
     {"gather_rows", check_gather_rows},
@@ -517,15 +575,20 @@ constexpr OpEntry kOps[] = {
 }  // namespace
 
 const std::vector<std::string>& harness_ops() {
+  // One op name per line of the table, fused variants next to the op they extend.
   static const std::vector<std::string> ops = {"embed",
                                                "rms_norm",
                                                "matmul",
                                                "project",
+                                               "project+norm",
                                                "matmul_add",
                                                "gated_matmul",
+                                               "gated_matmul+norm",
                                                "gated_matmul_gelu",
+                                               "gated_matmul_gelu+norm",
                                                "rope",
                                                "store_kv",
+                                               "rope_store_kv",
                                                "attention",
                                                "swiglu",
                                                "geglu",

@@ -139,17 +139,19 @@ class CudaBackend : public Backend, public OpGraphs {
             "cublasSgemm");
     }
   }
-  // Decode steps fuse: Q, K and V in one launch, the residual add into the output
-  // projection, the activation into the gate/up pair. Batches take the plain ops.
-  void project(std::initializer_list<Projection> projections, const float* x, int n) override {
+  // Decode steps fuse: the input RMS norm into the projections, Q, K and V in one launch, the
+  // residual add into the output projection, the activation into the gate/up pair. Batches take the
+  // plain ops.
+  void project(std::initializer_list<Projection> projections, const float* x, int n,
+               const InputNorm& norm) override {
     if (n <= cuda::kMaxMatvecTokens && projections.size() <= 3) {
       Weight ws[3];
       float* outs[3];
       int count = 0;
       for (const Projection& p : projections) ws[count] = p.w, outs[count++] = p.out;
-      if (cuda::matvec_many(ws, outs, count, x, n, stream_)) return;
+      if (cuda::matvec_many(ws, outs, count, x, n, norm, stream_)) return;
     }
-    Backend::project(projections, x, n);
+    Backend::project(projections, x, n, norm);
   }
   void matmul_add(const Weight& w, const float* x, float* out, float* scratch, int n) override {
     if (n <= cuda::kMaxMatvecTokens) {
@@ -159,11 +161,21 @@ class CudaBackend : public Backend, public OpGraphs {
     Backend::matmul_add(w, x, out, scratch, n);
   }
   void gated_matmul(const Weight& gate, const Weight& up, const float* x, float* out,
-                    float* scratch, int n, GatedActivation act) override {
-    if (n <= cuda::kMaxMatvecTokens && cuda::matvec_gated(gate, up, x, out, n, act, stream_)) {
+                    float* scratch, int n, GatedActivation act, const InputNorm& norm) override {
+    if (n <= cuda::kMaxMatvecTokens &&
+        cuda::matvec_gated(gate, up, x, out, n, act, norm, stream_)) {
       return;
     }
-    Backend::gated_matmul(gate, up, x, out, scratch, n, act);
+    Backend::gated_matmul(gate, up, x, out, scratch, n, act, norm);
+  }
+  void rope_store_kv(float* q, float* k, const float* v, const KvLayer& cache,
+                     const BatchView& batch, const AttentionParams& a,
+                     const RopeParams& rope) override {
+    if (a.head_dim % 2 != 0) {
+      Backend::rope_store_kv(q, k, v, cache, batch, a, rope);
+      return;
+    }
+    cuda::rope_store_kv(q, k, v, cache, batch, a, rope, stream_);
   }
   void rope(float* x, const BatchView& batch, int n_heads, int head_dim,
             const RopeParams& params) override {

@@ -3,7 +3,8 @@
 // returns the 8 integer codes q (as exact floats) and the group's affine map, element =
 // scale * q + offset; the kernel folds the map into the dot product once per group:
 //   sum_j (scale * q_j + offset) * x_j = scale * sum_j q_j * x_j + offset * sum_j x_j.
-// Plain float formats return the values themselves (kAffine = false).
+// Plain float formats return the values themselves (kAffine = false); kOffset says
+// whether a format's offset can be non-zero (else the x sum is skipped).
 //
 // Codes become floats without integer-to-float conversions (a quarter-rate instruction
 // on sm_90): a byte permute puts each 8-bit code under the exponent of 2^23, and one
@@ -80,6 +81,7 @@ __device__ __forceinline__ uint2 load8_aligned2(const uint8_t* p) {
 template <typename Block, int BS>
 struct GroupDecoder {
   static constexpr bool kAffine = true;
+  static constexpr bool kOffset = true;
   static __device__ __forceinline__ decode::Affine decode(const Block* row, int64_t first,
                                                           float (&q)[8]) {
     const Block& b = row[first / BS];
@@ -95,6 +97,7 @@ struct GroupDecoder {
 template <>
 struct GroupDecoder<decode::F32Element, 1> {
   static constexpr bool kAffine = false;
+  static constexpr bool kOffset = false;
   static __device__ __forceinline__ decode::Affine decode(const decode::F32Element* row,
                                                           int64_t first, float (&v)[8]) {
     const float4 a = *reinterpret_cast<const float4*>(row + first);
@@ -106,6 +109,7 @@ struct GroupDecoder<decode::F32Element, 1> {
 template <>
 struct GroupDecoder<decode::F16Element, 1> {
   static constexpr bool kAffine = false;
+  static constexpr bool kOffset = false;
   static __device__ __forceinline__ decode::Affine decode(const decode::F16Element* row,
                                                           int64_t first, float (&v)[8]) {
     const uint4 w = *reinterpret_cast<const uint4*>(row + first);
@@ -121,6 +125,7 @@ struct GroupDecoder<decode::F16Element, 1> {
 template <>
 struct GroupDecoder<decode::BF16Element, 1> {
   static constexpr bool kAffine = false;
+  static constexpr bool kOffset = false;
   static __device__ __forceinline__ decode::Affine decode(const decode::BF16Element* row,
                                                           int64_t first, float (&v)[8]) {
     const uint4 w = *reinterpret_cast<const uint4*>(row + first);
@@ -138,6 +143,7 @@ struct GroupDecoder<decode::BF16Element, 1> {
 template <>
 struct GroupDecoder<BlockQ8_0, kQK> {
   static constexpr bool kAffine = true;
+  static constexpr bool kOffset = false;
   static __device__ __forceinline__ decode::Affine decode(const BlockQ8_0* row, int64_t first,
                                                           float (&q)[8]) {
     const BlockQ8_0& b = row[first / kQK];
@@ -152,6 +158,7 @@ struct GroupDecoder<BlockQ8_0, kQK> {
 template <>
 struct GroupDecoder<BlockQ4_0, kQK> {
   static constexpr bool kAffine = true;
+  static constexpr bool kOffset = false;
   static __device__ __forceinline__ decode::Affine decode(const BlockQ4_0& b, int i0,
                                                           float (&q)[8]) {
     const uint2 w = load8_aligned2(b.qs + i0 % 16);
@@ -171,6 +178,7 @@ struct GroupDecoder<BlockQ4_0, kQK> {
 template <>
 struct GroupDecoder<BlockQ4_K, kQKK> {
   static constexpr bool kAffine = true;
+  static constexpr bool kOffset = true;
   static __device__ __forceinline__ decode::Affine decode(const BlockQ4_K* row, int64_t first,
                                                           float (&q)[8]) {
     const BlockQ4_K& b = row[first / kQKK];
@@ -190,6 +198,7 @@ struct GroupDecoder<BlockQ4_K, kQKK> {
 template <>
 struct GroupDecoder<BlockQ6_K, kQKK> {
   static constexpr bool kAffine = true;
+  static constexpr bool kOffset = false;
   static __device__ __forceinline__ decode::Affine decode(const BlockQ6_K* row, int64_t first,
                                                           float (&q)[8]) {
     const BlockQ6_K& b = row[first / kQKK];

@@ -64,25 +64,31 @@ __global__ void rms_norm_kernel(const float* __restrict__ x, const float* __rest
   for (int i = threadIdx.x; i < dim; i += blockDim.x) yr[i] = xr[i] * inv_rms * weight[i];
 }
 
-// One thread per rotated pair; angles in double, as the reference computes them.
+// Rotates the pair of dims (a, b) of one head vector v for pair index i < n_rot / 2 at
+// `position`; angles in double, as the reference computes them.
+__device__ __forceinline__ void rotate_pair(float* v, int i, int position, const RopeParams& p,
+                                            int& a, int& b) {
+  const int half = p.n_rot / 2;
+  const double inv_freq = pow(static_cast<double>(p.freq_base), -2.0 * i / p.n_rot);
+  const double factor = p.freq_factors != nullptr ? p.freq_factors[i] : 1.0;
+  const double theta = position * static_cast<double>(p.freq_scale) * inv_freq / factor;
+  double s, c;
+  sincos(theta, &s, &c);
+  a = p.neox ? i : 2 * i, b = p.neox ? i + half : 2 * i + 1;
+  const double x0 = v[a], x1 = v[b];
+  v[a] = static_cast<float>(x0 * c - x1 * s);
+  v[b] = static_cast<float>(x0 * s + x1 * c);
+}
+
+// One thread per rotated pair.
 __global__ void rope_kernel(float* __restrict__ x, const int32_t* __restrict__ positions, int n,
                             int n_heads, int head_dim, RopeParams p) {
   const int half = p.n_rot / 2;
   const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (idx >= static_cast<int64_t>(n) * n_heads * half) return;
-  const int i = static_cast<int>(idx % half);
   const int64_t th = idx / half;  // token * n_heads + head
-  const int t = static_cast<int>(th / n_heads);
-  const double inv_freq = pow(static_cast<double>(p.freq_base), -2.0 * i / p.n_rot);
-  const double factor = p.freq_factors != nullptr ? p.freq_factors[i] : 1.0;
-  const double theta = positions[t] * static_cast<double>(p.freq_scale) * inv_freq / factor;
-  double s, c;
-  sincos(theta, &s, &c);
-  float* v = x + th * head_dim;
-  const int a = p.neox ? i : 2 * i, b = p.neox ? i + half : 2 * i + 1;
-  const double x0 = v[a], x1 = v[b];
-  v[a] = static_cast<float>(x0 * c - x1 * s);
-  v[b] = static_cast<float>(x0 * s + x1 * c);
+  int a, b;
+  rotate_pair(x + th * head_dim, static_cast<int>(idx % half), positions[th / n_heads], p, a, b);
 }
 
 __device__ float load_kv(const void* base, KvType type, int64_t i) {
@@ -107,6 +113,37 @@ __global__ void store_kv_kernel(KvLayer c, const float* __restrict__ k, const fl
       (static_cast<int64_t>(slots[t]) * c.n_ctx + positions[t] % c.n_ctx) * c.kv_width + i;
   store_kv_value(c.k, c.type, dst, k[idx]);
   store_kv_value(c.v, c.type, dst, v[idx]);
+}
+
+// Rope on q and k and the store of k and v in one launch: one thread per pair of dims of
+// every q and k head (the pairs of rotated dims, then the unrotated dims two by two);
+// threads of k heads also copy their two dims of k and v into the cache.
+__global__ void rope_store_kv_kernel(float* __restrict__ q, float* __restrict__ k,
+                                     const float* __restrict__ v, KvLayer c,
+                                     const int32_t* __restrict__ slots,
+                                     const int32_t* __restrict__ positions, int n, int n_head,
+                                     int n_head_kv, int head_dim, RopeParams p) {
+  const int pairs = head_dim / 2, heads = n_head + n_head_kv;
+  const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (idx >= static_cast<int64_t>(n) * heads * pairs) return;
+  const int i = static_cast<int>(idx % pairs);
+  const int h = static_cast<int>(idx / pairs % heads);
+  const int t = static_cast<int>(idx / pairs / heads);
+  const bool is_key = h >= n_head;
+  const int head = is_key ? h - n_head : h;
+  float* vec = is_key ? k + (static_cast<int64_t>(t) * n_head_kv + head) * head_dim
+                      : q + (static_cast<int64_t>(t) * n_head + head) * head_dim;
+  int a = p.n_rot + 2 * (i - p.n_rot / 2), b = a + 1;  // unrotated dims
+  if (i < p.n_rot / 2) rotate_pair(vec, i, positions[t], p, a, b);
+  if (!is_key) return;
+  const int64_t src = static_cast<int64_t>(t) * c.kv_width + head * head_dim;
+  const int64_t dst =
+      (static_cast<int64_t>(slots[t]) * c.n_ctx + positions[t] % c.n_ctx) * c.kv_width +
+      head * head_dim;
+  store_kv_value(c.k, c.type, dst + a, vec[a]);
+  store_kv_value(c.k, c.type, dst + b, vec[b]);
+  store_kv_value(c.v, c.type, dst + a, v[src + a]);
+  store_kv_value(c.v, c.type, dst + b, v[src + b]);
 }
 
 // Attention: one block of kAttnWarps warps per (token, head). Each warp walks a strided
@@ -291,6 +328,16 @@ void store_kv(const KvLayer& cache, const float* k, const float* v, const BatchV
   store_kv_kernel<<<blocks_for(n, kThreads), kThreads, 0, stream>>>(cache, k, v, batch.slots,
                                                                     batch.positions, batch.n);
   check_launch("store_kv");
+}
+
+void rope_store_kv(float* q, float* k, const float* v, const KvLayer& cache, const BatchView& batch,
+                   const AttentionParams& a, const RopeParams& p, cudaStream_t stream) {
+  const int64_t threads =
+      static_cast<int64_t>(batch.n) * (a.n_head + a.n_head_kv) * (a.head_dim / 2);
+  if (threads == 0) return;
+  rope_store_kv_kernel<<<blocks_for(threads, kThreads), kThreads, 0, stream>>>(
+      q, k, v, cache, batch.slots, batch.positions, batch.n, a.n_head, a.n_head_kv, a.head_dim, p);
+  check_launch("rope_store_kv");
 }
 
 void attention(const KvLayer& cache, const float* q, const BatchView& batch,

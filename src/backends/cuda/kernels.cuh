@@ -12,18 +12,19 @@ namespace concord::cuda {
 // Matrix-vector products (matvec.cu) for n <= kMaxMatvecTokens token rows: fused
 // dequantise + dot reading each weight byte once.
 inline constexpr int kMaxMatvecTokens = 8;
-// out[t] = W · x[t], or out[t] += W · x[t] when accumulating. rows_per_warp (1, 2 or 4;
+// out[t] = W · x[t], or out[t] += W · x[t] when accumulating. rows_per_warp (1 or 4;
 // 0 = the tuned default) is exposed for benchmarks.
 void matvec(const Weight& w, const float* x, float* out, int n, bool accumulate,
             cudaStream_t stream, int rows_per_warp = 0);
-// outs[i][t] = W_i · x[t] for up to 3 matrices of one type and width in one launch;
-// false (nothing launched) when they cannot share one.
+// outs[i][t] = W_i · norm(x[t]) for up to 3 matrices of one type and width in one launch
+// (norm: the identity without norm.weight); false (nothing launched) when they cannot
+// share one.
 bool matvec_many(const Weight* ws, float* const* outs, int count, const float* x, int n,
-                 cudaStream_t stream);
-// out[t] = act(Wgate · x[t]) * (Wup · x[t]) in one launch; false when the two matrices
-// differ in type or shape.
+                 const InputNorm& norm, cudaStream_t stream);
+// out[t] = act(Wgate · norm(x[t])) * (Wup · norm(x[t])) in one launch; false when the two
+// matrices differ in type or shape.
 bool matvec_gated(const Weight& gate, const Weight& up, const float* x, float* out, int n,
-                  GatedActivation act, cudaStream_t stream);
+                  GatedActivation act, const InputNorm& norm, cudaStream_t stream);
 // Dequantises rows [first, first + count) of W into float32 [count, n_in].
 void dequantize_rows(const Weight& w, int64_t first, int64_t count, float* out,
                      cudaStream_t stream);
@@ -35,6 +36,9 @@ void rope(float* x, const BatchView& batch, int n_heads, int head_dim, const Rop
           cudaStream_t stream);
 void store_kv(const KvLayer& cache, const float* k, const float* v, const BatchView& batch,
               cudaStream_t stream);
+// rope(q), rope(k) and store_kv(k, v) in one launch (head_dim even).
+void rope_store_kv(float* q, float* k, const float* v, const KvLayer& cache, const BatchView& batch,
+                   const AttentionParams& a, const RopeParams& p, cudaStream_t stream);
 void attention(const KvLayer& cache, const float* q, const BatchView& batch,
                const AttentionParams& p, float* out, cudaStream_t stream);
 void swiglu(const float* gate, const float* up, float* out, int64_t n, cudaStream_t stream);

@@ -8,7 +8,11 @@
 // A launch can cover up to three matrices of one type that share the input (Q, K, V);
 // the gated form pairs row r of the gate matrix with row r of the up matrix and writes
 // act(gate) * up; the accumulating form adds into the output (the residual stream).
+// An input RMS norm fuses too: W · (x / rms(x) * g) = (W · (x * g)) / rms(x), and every
+// warp already reads all of x, so it sums x^2 on the way and scales its dots at the end.
 #include <cuda_fp16.h>
+
+#include <type_traits>
 
 #include "backends/cuda/activation.cuh"
 #include "backends/cuda/decode_group.cuh"
@@ -32,9 +36,17 @@ struct Job {
 // Gated launches have two jobs (gate, up) computed by the same warps.
 struct Jobs {
   Job job[kMaxJobs];
+  const float* norm_weight = nullptr;  // non-null: x is RMS-normalised with this gain
+  float norm_eps = 0.0f;
   int64_t first_warp[kMaxJobs + 1] = {};
   int count = 0;
 };
+
+__device__ __forceinline__ void load8(const float* p, float (&v)[8]) {
+  const float4 a = *reinterpret_cast<const float4*>(p);
+  const float4 b = *reinterpret_cast<const float4*>(p + 4);
+  v[0] = a.x, v[1] = a.y, v[2] = a.z, v[3] = a.w, v[4] = b.x, v[5] = b.y, v[6] = b.z, v[7] = b.w;
+}
 
 __device__ __forceinline__ float warp_sum(float v) {
 #pragma unroll
@@ -43,27 +55,40 @@ __device__ __forceinline__ float warp_sum(float v) {
   return v;
 }
 
-// acc[r][t] += row r · x[t] over the row's whole length, for this lane's share.
-template <typename Block, int BS, int N, int ROWS>
+// acc[r][t] += row r · x[t] over the row's whole length, for this lane's share; with a
+// norm gain g, x[t] * g instead, and sumsq[t] += this lane's share of x[t]^2.
+template <typename Block, int BS, int N, int ROWS, bool kNorm>
 __device__ __forceinline__ void dot_rows(const Block* const (&rows)[ROWS], int64_t n_in,
-                                         const float* __restrict__ x, int n,
-                                         float (&acc)[ROWS][N]) {
+                                         const float* __restrict__ x,
+                                         const float* __restrict__ gain, int n,
+                                         float (&acc)[ROWS][N], float (&sumsq)[N]) {
   using Decoder = GroupDecoder<Block, BS>;
   const int lane = threadIdx.x % kWarp;
   // Vector loads need rows and activations that are whole 8-element groups.
   const int64_t n_groups = n_in % 8 == 0 ? n_in / 8 : 0;
-#pragma unroll 2
+  // Quantised groups are 2 to 9 bytes a lane: more of them in flight to cover latency.
+  constexpr int kUnroll = Decoder::kAffine ? 4 : 2;
+#pragma unroll kUnroll
   for (int64_t g = lane; g < n_groups; g += kWarp) {
     float xs[N][8], xsum[N];
+    float gs[8];
+    if constexpr (kNorm) load8(gain + 8 * g, gs);
 #pragma unroll
     for (int t = 0; t < N; ++t) {
       if (t < n) {
-        const float4 a = *reinterpret_cast<const float4*>(x + t * n_in + 8 * g);
-        const float4 b = *reinterpret_cast<const float4*>(x + t * n_in + 8 * g + 4);
-        xs[t][0] = a.x, xs[t][1] = a.y, xs[t][2] = a.z, xs[t][3] = a.w;
-        xs[t][4] = b.x, xs[t][5] = b.y, xs[t][6] = b.z, xs[t][7] = b.w;
-        xsum[t] =
-            Decoder::kAffine ? ((a.x + a.y) + (a.z + a.w)) + ((b.x + b.y) + (b.z + b.w)) : 0.0f;
+        load8(x + t * n_in + 8 * g, xs[t]);
+        if constexpr (kNorm) {
+#pragma unroll
+          for (int j = 0; j < 8; ++j) {
+            sumsq[t] = fmaf(xs[t][j], xs[t][j], sumsq[t]);
+            xs[t][j] *= gs[j];
+          }
+        }
+        xsum[t] = 0.0f;
+        if constexpr (Decoder::kOffset) {
+#pragma unroll
+          for (int j = 0; j < 8; ++j) xsum[t] += xs[t][j];
+        }
       }
     }
 #pragma unroll
@@ -76,26 +101,40 @@ __device__ __forceinline__ void dot_rows(const Block* const (&rows)[ROWS], int64
           float dot = 0.0f;
 #pragma unroll
           for (int j = 0; j < 8; ++j) dot = fmaf(q[j], xs[t][j], dot);
-          acc[r][t] += Decoder::kAffine ? affine.scale * dot + affine.offset * xsum[t] : dot;
+          if constexpr (Decoder::kOffset) {
+            acc[r][t] += affine.scale * dot + affine.offset * xsum[t];
+          } else if constexpr (Decoder::kAffine) {
+            acc[r][t] += affine.scale * dot;
+          } else {
+            acc[r][t] += dot;
+          }
         }
       }
     }
   }
   // Rows whose length is not a multiple of 8 (plain float formats only): element by element.
   for (int64_t e = 8 * n_groups + lane; e < n_in; e += kWarp) {
+    float xe[N];
+#pragma unroll
+    for (int t = 0; t < N; ++t) {
+      if (t < n) {
+        xe[t] = x[t * n_in + e];
+        if constexpr (kNorm) sumsq[t] = fmaf(xe[t], xe[t], sumsq[t]), xe[t] *= gain[e];
+      }
+    }
 #pragma unroll
     for (int r = 0; r < ROWS; ++r) {
       const float v = decode::element(rows[r][e / BS], static_cast<int>(e % BS));
 #pragma unroll
       for (int t = 0; t < N; ++t) {
-        if (t < n) acc[r][t] += v * x[t * n_in + e];
+        if (t < n) acc[r][t] += v * xe[t];
       }
     }
   }
 }
 
 // R rows per warp (2R for gated launches: R gate rows and the matching R up rows).
-template <typename Block, int BS, int N, int R, Epilogue E>
+template <typename Block, int BS, int N, int R, Epilogue E, bool kNorm>
 __global__ void __launch_bounds__(kWarp* kWarpsPerBlock)
     matvec_kernel(Jobs jobs, int64_t n_in, const float* __restrict__ x, int n) {
   constexpr bool kGated = E == Epilogue::SiluGate || E == Epilogue::GeluGate;
@@ -123,11 +162,15 @@ __global__ void __launch_bounds__(kWarp* kWarpsPerBlock)
 #pragma unroll
     for (int t = 0; t < N; ++t) acc[r][t] = 0.0f;
   }
-  dot_rows<Block, BS, N, kRows>(rows, n_in, x, n, acc);
+  float sumsq[N];
 #pragma unroll
-  for (int r = 0; r < kRows; ++r) {
+  for (int t = 0; t < N; ++t) sumsq[t] = 0.0f;
+  dot_rows<Block, BS, N, kRows, kNorm>(rows, n_in, x, jobs.norm_weight, n, acc, sumsq);
 #pragma unroll
-    for (int t = 0; t < N; ++t) acc[r][t] = warp_sum(acc[r][t]);
+  for (int t = 0; t < N; ++t) {
+    const float inv_rms = kNorm ? rsqrtf(warp_sum(sumsq[t]) / n_in + jobs.norm_eps) : 1.0f;
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) acc[r][t] = warp_sum(acc[r][t]) * inv_rms;
   }
   // Every lane holds every sum; lane (r * N + t) % 32 stores value (r, t).
   const int lane = threadIdx.x % kWarp;
@@ -150,6 +193,7 @@ void launch(GgmlType type, Jobs jobs, int64_t n_in, const float* x, int n, int r
             cudaStream_t stream) {
   constexpr bool kGated = E == Epilogue::SiluGate || E == Epilogue::GeluGate;
   const int n_jobs = kGated ? 1 : jobs.count;
+  rows_per_warp = n == 1 && rows_per_warp >= 4 ? 4 : 1;  // the instantiated variants
   for (int j = 0; j < n_jobs; ++j) {
     jobs.first_warp[j + 1] =
         jobs.first_warp[j] + (jobs.job[j].n_out + rows_per_warp - 1) / rows_per_warp;
@@ -164,22 +208,31 @@ void launch(GgmlType type, Jobs jobs, int64_t n_in, const float* x, int n, int r
     };
     using B = typename T::Block;
     constexpr int BS = T::kBlockSize;
-    if (n > 1) {
-      run(matvec_kernel<B, BS, kMaxMatvecTokens, 1, E>);
-    } else if (rows_per_warp == 4) {
-      run(matvec_kernel<B, BS, 1, 4, E>);
-    } else if (rows_per_warp == 2) {
-      run(matvec_kernel<B, BS, 1, 2, E>);
-    } else {
-      run(matvec_kernel<B, BS, 1, 1, E>);
+    const auto by_rows = [&](auto norm) {
+      constexpr bool kNorm = decltype(norm)::value;
+      if (n > 1) {
+        run(matvec_kernel<B, BS, kMaxMatvecTokens, 1, E, kNorm>);
+      } else if (rows_per_warp == 4) {
+        run(matvec_kernel<B, BS, 1, 4, E, kNorm>);
+      } else {
+        run(matvec_kernel<B, BS, 1, 1, E, kNorm>);
+      }
+    };
+    // The accumulating form (residual adds) never takes a norm: one variant fewer.
+    if constexpr (E != Epilogue::Accumulate) {
+      if (jobs.norm_weight != nullptr) return by_rows(std::true_type{});
     }
+    by_rows(std::false_type{});
   });
   check(cudaGetLastError(), "matvec");
 }
 
-// Rows per warp for single-token steps; batched steps (n > 1) use one row per warp.
-int default_rows_per_warp(int n) {
-  return n > 1 ? 1 : 2;
+// Rows per warp (1 or 4) for single-token steps, measured by bench/cuda_matvec_bench on
+// an H100: plain float rows gain from sharing activation loads; quantised rows are bound
+// by decoding instructions and lose occupancy with more rows. Batched steps use one row.
+int default_rows_per_warp(GgmlType type, int n) {
+  const bool plain = type == GgmlType::F32 || type == GgmlType::F16 || type == GgmlType::BF16;
+  return n == 1 && plain ? 4 : 1;
 }
 
 Job job_of(const Weight& w, float* out) {
@@ -193,7 +246,7 @@ void matvec(const Weight& w, const float* x, float* out, int n, bool accumulate,
   Jobs jobs;
   jobs.job[0] = job_of(w, out);
   jobs.count = 1;
-  if (rows_per_warp <= 0) rows_per_warp = default_rows_per_warp(n);
+  if (rows_per_warp <= 0) rows_per_warp = default_rows_per_warp(w.type, n);
   if (accumulate) {
     launch<Epilogue::Accumulate>(w.type, jobs, w.n_in, x, n, rows_per_warp, stream);
   } else {
@@ -202,29 +255,36 @@ void matvec(const Weight& w, const float* x, float* out, int n, bool accumulate,
 }
 
 bool matvec_many(const Weight* ws, float* const* outs, int count, const float* x, int n,
-                 cudaStream_t stream) {
+                 const InputNorm& norm, cudaStream_t stream) {
   if (count < 1 || count > kMaxJobs) return false;
   Jobs jobs;
+  jobs.norm_weight = norm.weight;
+  jobs.norm_eps = norm.eps;
   for (int i = 0; i < count; ++i) {
     if (ws[i].type != ws[0].type || ws[i].n_in != ws[0].n_in) return false;
     jobs.job[i] = job_of(ws[i], outs[i]);
   }
   jobs.count = count;
-  launch<Epilogue::Store>(ws[0].type, jobs, ws[0].n_in, x, n, default_rows_per_warp(n), stream);
+  launch<Epilogue::Store>(ws[0].type, jobs, ws[0].n_in, x, n, default_rows_per_warp(ws[0].type, n),
+                          stream);
   return true;
 }
 
 bool matvec_gated(const Weight& gate, const Weight& up, const float* x, float* out, int n,
-                  GatedActivation act, cudaStream_t stream) {
+                  GatedActivation act, const InputNorm& norm, cudaStream_t stream) {
   if (gate.type != up.type || gate.n_in != up.n_in || gate.n_out != up.n_out) return false;
   Jobs jobs;
+  jobs.norm_weight = norm.weight;
+  jobs.norm_eps = norm.eps;
   jobs.job[0] = job_of(gate, out);
   jobs.job[1] = job_of(up, nullptr);
   jobs.count = 2;
   if (act == GatedActivation::Silu) {
-    launch<Epilogue::SiluGate>(gate.type, jobs, gate.n_in, x, n, default_rows_per_warp(n), stream);
+    launch<Epilogue::SiluGate>(gate.type, jobs, gate.n_in, x, n,
+                               default_rows_per_warp(gate.type, n), stream);
   } else {
-    launch<Epilogue::GeluGate>(gate.type, jobs, gate.n_in, x, n, default_rows_per_warp(n), stream);
+    launch<Epilogue::GeluGate>(gate.type, jobs, gate.n_in, x, n,
+                               default_rows_per_warp(gate.type, n), stream);
   }
   return true;
 }
