@@ -228,11 +228,13 @@ void launch(GgmlType type, Jobs jobs, int64_t n_in, const float* x, int n, int r
 }
 
 // Rows per warp (1 or 4) for single-token steps, measured by bench/cuda_matvec_bench on
-// an H100: plain float rows gain from sharing activation loads; quantised rows are bound
-// by decoding instructions and lose occupancy with more rows. Batched steps use one row.
+// an H100 (docs/perf.md): rows of one byte or more per element (F32, F16, BF16, Q8_0) gain
+// from sharing activation loads across 4 rows; 4-bit to 6-bit rows are bound by decoding
+// instructions and lose occupancy with more rows. Batched steps use one row.
 int default_rows_per_warp(GgmlType type, int n) {
-  const bool plain = type == GgmlType::F32 || type == GgmlType::F16 || type == GgmlType::BF16;
-  return n == 1 && plain ? 4 : 1;
+  const bool wide = type == GgmlType::F32 || type == GgmlType::F16 || type == GgmlType::BF16 ||
+                    type == GgmlType::Q8_0;
+  return n == 1 && wide ? 4 : 1;
 }
 
 Job job_of(const Weight& w, float* out) {
