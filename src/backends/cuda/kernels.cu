@@ -4,6 +4,7 @@
 
 #include "backends/cuda/activation.cuh"
 #include "backends/cuda/decode_group.cuh"
+#include "backends/cuda/warp.cuh"
 #include "quant/decode.h"
 #include "quant/types.h"
 #include "util/error.h"
@@ -11,16 +12,8 @@
 namespace concord::cuda {
 namespace {
 
-constexpr int kWarp = 32;
-
 int blocks_for(int64_t n, int threads) {
   return static_cast<int>((n + threads - 1) / threads);
-}
-
-__device__ float warp_sum(float v) {
-  for (int offset = kWarp / 2; offset > 0; offset /= 2)
-    v += __shfl_xor_sync(0xffffffffu, v, offset);
-  return v;
 }
 
 // --- matmul ----------------------------------------------------------------------------------

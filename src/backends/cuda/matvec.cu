@@ -17,11 +17,11 @@
 #include "backends/cuda/activation.cuh"
 #include "backends/cuda/decode_group.cuh"
 #include "backends/cuda/kernels.cuh"
+#include "backends/cuda/warp.cuh"
 
 namespace concord::cuda {
 namespace {
 
-constexpr int kWarp = 32;
 constexpr int kWarpsPerBlock = 4;
 constexpr int kMaxJobs = 3;
 
@@ -46,13 +46,6 @@ __device__ __forceinline__ void load8(const float* p, float (&v)[8]) {
   const float4 a = *reinterpret_cast<const float4*>(p);
   const float4 b = *reinterpret_cast<const float4*>(p + 4);
   v[0] = a.x, v[1] = a.y, v[2] = a.z, v[3] = a.w, v[4] = b.x, v[5] = b.y, v[6] = b.z, v[7] = b.w;
-}
-
-__device__ __forceinline__ float warp_sum(float v) {
-#pragma unroll
-  for (int offset = kWarp / 2; offset > 0; offset /= 2)
-    v += __shfl_xor_sync(0xffffffffu, v, offset);
-  return v;
 }
 
 // acc[r][t] += row r · x[t] over the row's whole length, for this lane's share; with a
