@@ -166,12 +166,12 @@ class DecoderModel : public Model {
     float* norm = ws_.norm->as<float>();
     b.embed(weights_.matrix("token_embd.weight"), view, x);
     if (hp_.scale_embeddings) b.scale(x, std::sqrt(static_cast<float>(d)), nd);
+    const GatedActivation act =
+        hp_.activation == Activation::GeluTanh ? GatedActivation::GeluTanh : GatedActivation::Silu;
     for (size_t l = 0; l < layers_.size(); ++l) {
       const Layer& layer = layers_[l];
       attention_block(layer, cache[l], view, n);
       add_to_residual(layer.wo, ws_.attn->as<float>(), layer.post_attn_norm, n);
-      const GatedActivation act = hp_.activation == Activation::GeluTanh ? GatedActivation::GeluTanh
-                                                                         : GatedActivation::Silu;
       float* hidden = ws_.gate->as<float>();
       b.gated_matmul(layer.gate, layer.up, x, hidden, ws_.up->as<float>(), n, act,
                      {layer.ffn_norm, hp_.rms_eps, norm});
