@@ -1,6 +1,8 @@
 #include "model/synth.h"
 
+#include <algorithm>
 #include <cmath>
+#include <span>
 
 #include "quant/quant.h"
 #include "util/error.h"
@@ -34,15 +36,25 @@ std::vector<std::string> candidate_pieces() {
 
 // Weights ~ N(0, 1/fan_in) keep activations of any width in a sane range; norm weights
 // ~ 1 + N(0, 0.1^2) so that they are not the identity; biases ~ N(0, 0.1^2).
-std::vector<float> random_values(const TensorSpec& spec, Rng& rng) {
-  int64_t n = 1;
-  for (int64_t d : spec.shape) n *= d;
-  std::vector<float> values(static_cast<size_t>(n));
+void fill_random(const TensorSpec& spec, std::span<float> values, Rng& rng) {
   const bool bias = spec.name.ends_with(".bias");
   const float scale = spec.is_matrix ? 1.0f / std::sqrt(static_cast<float>(spec.shape[0])) : 0.1f;
   const float mean = spec.is_matrix || bias ? 0.0f : 1.0f;
   for (float& v : values) v = mean + scale * rng.normal();
-  return values;
+}
+
+// A share of one tensor's rows: the unit of parallel generation. Every chunk draws from its
+// own stream seeded by (seed, tensor, first row), so the bytes do not depend on the thread count,
+// and large tensors (an 8B model's 525M-element embedding table) spread over all cores.
+struct Chunk {
+  size_t tensor;
+  int64_t first_row, rows;
+};
+constexpr int64_t kChunkElements = int64_t{1} << 20;
+
+uint64_t chunk_seed(uint64_t seed, size_t tensor, int64_t first_row) {
+  return (seed * 0x100000001b3ull + tensor) * 0x9e3779b97f4a7c15ull +
+         static_cast<uint64_t>(first_row);
 }
 
 }  // namespace
@@ -90,8 +102,7 @@ gguf::Writer synthesize(const SynthOptions& options) {
   w.set("tokenizer.ggml.eos_token_id", uint32_t{2});
   w.set("tokenizer.ggml.add_bos_token", true);
 
-  // Tensors are generated in parallel (each from its own seeded stream, so the result does
-  // not depend on the thread count) and added in file order.
+  // Tensors are generated in parallel chunks (see Chunk) and added in file order.
   const std::vector<TensorSpec> specs = tensor_specs(hp);
   for (const TensorSpec& spec : specs) {
     const GgmlType type = spec.is_matrix ? options.weight_type : GgmlType::F32;
@@ -103,15 +114,38 @@ gguf::Writer synthesize(const SynthOptions& options) {
           spec.name, spec.shape[0], type_name(type), block, block);
     }
   }
+  // Rows are the tensor's contiguous dimension (shape[0]); chunks are whole rows.
   std::vector<std::vector<uint8_t>> data(specs.size());
+  std::vector<Chunk> chunks;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const TensorSpec& spec = specs[i];
+    if (!spec.required) continue;  // e.g. output.weight of a tied model
+    const GgmlType type = spec.is_matrix ? options.weight_type : GgmlType::F32;
+    const int64_t row = spec.shape[0];
+    int64_t rows = 1;
+    for (size_t d = 1; d < spec.shape.size(); ++d) rows *= spec.shape[d];
+    data[i].resize(row_bytes(type, row) * static_cast<size_t>(rows));
+    const int64_t per_chunk = std::max<int64_t>(1, kChunkElements / row);
+    for (int64_t first = 0; first < rows; first += per_chunk)
+      chunks.push_back({i, first, std::min(per_chunk, rows - first)});
+  }
   ThreadPool pool;
-  pool.parallel_for(static_cast<int64_t>(specs.size()), [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      const TensorSpec& spec = specs[static_cast<size_t>(i)];
-      if (!spec.required) continue;  // e.g. output.weight of a tied model
-      Rng rng(options.seed * 0x100000001b3ull + static_cast<uint64_t>(i));
-      data[static_cast<size_t>(i)] =
-          quantize(spec.is_matrix ? options.weight_type : GgmlType::F32, random_values(spec, rng));
+  pool.parallel_for(static_cast<int64_t>(chunks.size()), [&](int64_t begin, int64_t end) {
+    std::vector<float> values;
+    for (int64_t c = begin; c < end; ++c) {
+      const Chunk& chunk = chunks[static_cast<size_t>(c)];
+      const TensorSpec& spec = specs[chunk.tensor];
+      const GgmlType type = spec.is_matrix ? options.weight_type : GgmlType::F32;
+      const int64_t row = spec.shape[0];
+      values.resize(static_cast<size_t>(chunk.rows * row));
+      Rng rng(chunk_seed(options.seed, chunk.tensor, chunk.first_row));
+      fill_random(spec, values, rng);
+      const size_t stride = row_bytes(type, row);
+      for (int64_t r = 0; r < chunk.rows; ++r) {
+        quantize_row(type, values.data() + r * row,
+                     data[chunk.tensor].data() + static_cast<size_t>(chunk.first_row + r) * stride,
+                     row);
+      }
     }
   });
   for (size_t i = 0; i < specs.size(); ++i) {
