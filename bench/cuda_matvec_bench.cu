@@ -1,18 +1,23 @@
 // Decode matrix-vector kernels on the device: GB/s of weight bytes per launch for the
-// projection shapes of the Llama-3.2-1B and Llama-3-8B layouts, per weight type and rows
-// per warp, timed with CUDA events over 200 launches (run through scripts/device-check.sh).
+// projection shapes of the Llama-3.2-1B and Llama-3-8B layouts, per weight type, for the
+// tiling the backend uses and a grid of alternatives (rows per warp group R, warps per
+// group S, groups in flight per lane U: see src/backends/cuda/matvec_kernel.cuh). Timed
+// with CUDA events over 200 launches that cycle through copies of the matrix filling more
+// than the L2 cache, so every launch reads its weights from memory.
 //
-//   cuda_matvec_bench [TYPE ...]
+//   cuda_matvec_bench [TYPE ...]      (types: F16 Q8_0 Q4_0 Q4_K Q6_K; default all)
 #include <cuda_runtime.h>
 
 #include <cstdio>
 #include <string>
+#include <tuple>
 #include <vector>
 
-#include "backends/cuda/kernels.cuh"
+#include "backends/cuda/matvec_kernel.cuh"
 #include "quant/types.h"
 
 using namespace concord;
+using namespace concord::cuda::matvec_detail;
 
 namespace {
 
@@ -21,14 +26,40 @@ struct Shape {
   int64_t n_in, n_out;
 };
 
-double launch_seconds(const Weight& w, const float* x, float* out, int rows_per_warp) {
+// The grids of tilings compared, production's among them: the 8-element loop (every type)
+// and the wide loop of 32-element steps (types with a StepDecoder).
+using Grid = std::tuple<Tiling<1, 1, 2>, Tiling<1, 1, 4>, Tiling<1, 4, 2>, Tiling<2, 1, 2>,
+                        Tiling<2, 2, 2>, Tiling<2, 4, 2>, Tiling<4, 1, 1>, Tiling<4, 1, 2>,
+                        Tiling<4, 2, 2>, Tiling<4, 4, 2>>;
+using WideGrid =
+    std::tuple<Tiling<1, 1, 1, true>, Tiling<1, 2, 1, true>, Tiling<2, 1, 1, true>,
+               Tiling<2, 2, 1, true>, Tiling<4, 1, 1, true>,
+               Tiling<4, 2, 1, true>, Tiling<4, 4, 1, true>, Tiling<8, 1, 1, true>,
+               Tiling<8, 2, 1, true>, Tiling<8, 4, 1, true>>;
+
+struct Matrix {
+  GgmlType type;
+  Shape shape;
+  std::vector<void*> copies;  // enough copies to exceed the L2 cache
+  size_t bytes = 0;
+  float *x = nullptr, *out = nullptr;
+};
+
+template <typename Block, int BS, typename T>
+double seconds_per_launch(const Matrix& m) {
   constexpr int kLaunches = 200;
+  const auto launch = [&](int i) {
+    Jobs jobs;
+    jobs.job[0] = {m.copies[static_cast<size_t>(i) % m.copies.size()], m.out, m.shape.n_out};
+    jobs.count = 1;
+    launch_tiled<Block, BS, 1, T, Epilogue::Store, false>(jobs, m.shape.n_in, m.x, 1, nullptr);
+  };
   cudaEvent_t start, stop;
   cudaEventCreate(&start);
   cudaEventCreate(&stop);
-  cuda::matvec(w, x, out, 1, false, nullptr, rows_per_warp);  // warm-up
+  launch(0);  // warm-up
   cudaEventRecord(start);
-  for (int i = 0; i < kLaunches; ++i) cuda::matvec(w, x, out, 1, false, nullptr, rows_per_warp);
+  for (int i = 0; i < kLaunches; ++i) launch(i);
   cudaEventRecord(stop);
   cudaEventSynchronize(stop);
   float ms = 0.0f;
@@ -38,45 +69,83 @@ double launch_seconds(const Weight& w, const float* x, float* out, int rows_per_
   return ms / 1e3 / kLaunches;
 }
 
+template <typename Block, int BS>
+void run_grid(const Matrix& m) {
+  const auto gbs = [&](auto tiling) {
+    std::printf(" %6.0f", m.bytes / seconds_per_launch<Block, BS, decltype(tiling)>(m) / 1e9);
+  };
+  std::apply([&](auto... tiling) { (gbs(tiling), ...); }, Grid{});
+  std::printf(" |");
+  if constexpr (cuda::StepDecoder<Block>::kWide) {
+    std::apply([&](auto... tiling) { (gbs(tiling), ...); }, WideGrid{});
+  }
+  std::printf("\n");
+}
+
+void print_header() {
+  const auto name = [](auto t) { std::printf("  %d.%d.%d", t.kRows, t.kSplit, t.kUnroll); };
+  std::printf("%-5s %-10s %6s %6s |", "type", "shape", "n_in", "n_out");
+  std::apply([&](auto... t) { (name(t), ...); }, Grid{});
+  std::printf(" | wide:");
+  std::apply([&](auto... t) { (name(t), ...); }, WideGrid{});
+  std::printf("   (GB/s per tiling R.S.U)\n");
+}
+
+Matrix make_matrix(GgmlType type, const Shape& s) {
+  constexpr size_t kL2Multiple = size_t{256} << 20;  // bytes cycled through: 5x the L2
+  Matrix m{type, s};
+  // Arbitrary bytes (speed does not depend on the values): 64 rows, repeated.
+  std::vector<uint8_t> block(static_cast<size_t>(row_bytes(type, s.n_in)) * 64);
+  for (size_t i = 0; i < block.size(); ++i) block[i] = static_cast<uint8_t>(i * 2654435761u >> 24);
+  m.shape.n_out = s.n_out / 64 * 64;
+  m.bytes = block.size() * static_cast<size_t>(m.shape.n_out / 64);
+  const size_t n_copies = (kL2Multiple + m.bytes - 1) / m.bytes;
+  for (size_t c = 0; c < n_copies; ++c) {
+    void* w = nullptr;
+    cudaMalloc(&w, m.bytes);
+    for (size_t off = 0; off < m.bytes; off += block.size())
+      cudaMemcpy(static_cast<uint8_t*>(w) + off, block.data(), block.size(),
+                 cudaMemcpyHostToDevice);
+    m.copies.push_back(w);
+  }
+  cudaMalloc(&m.x, s.n_in * sizeof(float));
+  cudaMalloc(&m.out, s.n_out * sizeof(float));
+  cudaMemset(m.x, 0, s.n_in * sizeof(float));
+  return m;
+}
+
+void free_matrix(Matrix& m) {
+  for (void* w : m.copies) cudaFree(w);
+  cudaFree(m.x);
+  cudaFree(m.out);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::vector<std::string> types(argv + 1, argv + argc);
   if (types.empty()) types = {"F16", "Q8_0", "Q4_0", "Q4_K", "Q6_K"};
-  const Shape shapes[] = {{"1B q/o", 2048, 2048},  {"1B gate", 2048, 8192},
-                          {"1B down", 8192, 2048}, {"1B output", 2048, 128256},
-                          {"8B q/o", 4096, 4096},  {"8B gate", 4096, 14336},
-                          {"8B down", 14336, 4096}};
-  std::printf("%-6s %-10s %8s %8s | %s\n", "type", "shape", "n_in", "n_out",
-              "GB/s (us) at 1 / 4 rows per warp");
+  const Shape shapes[] = {{"1B q/o", 2048, 2048},  {"1B k/v", 2048, 512},
+                          {"1B gate", 2048, 8192}, {"1B down", 8192, 2048},
+                          {"1B output", 2048, 128256}, {"8B q/o", 4096, 4096},
+                          {"8B gate", 4096, 14336},    {"8B down", 14336, 4096},
+                          {"8B output", 4096, 128256}};
+  print_header();
   for (const std::string& name : types) {
     const GgmlType type = parse_type_name(name);  // throws on an unknown name
     for (const Shape& s : shapes) {
-      // Arbitrary bytes (speed does not depend on the values): 64 rows, repeated.
-      std::vector<uint8_t> block(static_cast<size_t>(row_bytes(type, s.n_in)) * 64);
-      for (size_t i = 0; i < block.size(); ++i)
-        block[i] = static_cast<uint8_t>(i * 2654435761u >> 24);
-      const size_t bytes = block.size() * static_cast<size_t>(s.n_out / 64);
-      void* w = nullptr;
-      float *x = nullptr, *out = nullptr;
-      cudaMalloc(&w, bytes);
-      cudaMalloc(&x, s.n_in * sizeof(float));
-      cudaMalloc(&out, s.n_out * sizeof(float));
-      for (size_t off = 0; off < bytes; off += block.size())
-        cudaMemcpy(static_cast<uint8_t*>(w) + off, block.data(), block.size(),
-                   cudaMemcpyHostToDevice);
-      cudaMemset(x, 0, s.n_in * sizeof(float));
-      const Weight weight{type, s.n_in, s.n_out / 64 * 64, w};
-      std::printf("%-6s %-10s %8lld %8lld |", name.c_str(), s.name, static_cast<long long>(s.n_in),
-                  static_cast<long long>(weight.n_out));
-      for (int rows : {1, 4}) {
-        const double sec = launch_seconds(weight, x, out, rows);
-        std::printf(" %7.0f (%6.1f)", bytes / sec / 1e9, sec * 1e6);
+      Matrix m = make_matrix(type, s);
+      std::printf("%-5s %-10s %6lld %6lld |", name.c_str(), s.name,
+                  static_cast<long long>(s.n_in), static_cast<long long>(m.shape.n_out));
+      switch (type) {
+        case GgmlType::F16: run_grid<decode::F16Element, 1>(m); break;
+        case GgmlType::Q8_0: run_grid<BlockQ8_0, kQK>(m); break;
+        case GgmlType::Q4_0: run_grid<BlockQ4_0, kQK>(m); break;
+        case GgmlType::Q4_K: run_grid<BlockQ4_K, kQKK>(m); break;
+        case GgmlType::Q6_K: run_grid<BlockQ6_K, kQKK>(m); break;
+        default: std::printf(" (not in this benchmark)\n");
       }
-      std::printf("\n");
-      cudaFree(w);
-      cudaFree(x);
-      cudaFree(out);
+      free_matrix(m);
     }
   }
   const cudaError_t status = cudaGetLastError();

@@ -6,8 +6,8 @@
 #   scripts/device-check.sh [BIN_DIR]
 # BIN_DIR holds prebuilt `concord` and `ops_test` (and shared/ with the stories model and
 # golden file); without it the script builds the `cuda` preset first.
-# Stages can be skipped with SKIP="ops parity families matvec bench"; BENCH_TYPES picks benchmark
-# types. DEFAULT_MODEL=path adds CPU<->CUDA parity and a benchmark of that model file (the
+# Stages can be skipped with SKIP="ops parity families matvec bench"; BENCH_SHAPES (1b, 8b) and
+# BENCH_TYPES pick benchmark shapes and types. DEFAULT_MODEL=path adds CPU<->CUDA parity and a benchmark of that model file (the
 # 250 MB default model travels in chunks: see docs/perf.md).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -117,16 +117,21 @@ if ! skip matvec && [[ -x "$BIN/cuda_matvec_bench" ]]; then
 fi
 
 if ! skip bench; then
-  note "== benchmarks (synthetic Llama-3.2-1B shape: width 2048, 16 layers, 32/8 heads, ff 8192, vocab 128256)"
+  # BENCH_SHAPES picks the synthetic shapes (1b, 8b), BENCH_TYPES the weight types.
+  declare -A bench_shape=(
+    [1b]="--layers 16 --width 2048 --heads 32 --kv-heads 8 --ff 8192 --vocab 128256"
+    [8b]="--layers 32 --width 4096 --heads 32 --kv-heads 8 --ff 14336 --vocab 128256")
   mkdir -p /tmp/concord-models
-  for t in ${BENCH_TYPES:-f16 q8_0 q4_0 q4_k}; do
-    m=/tmp/concord-models/bench-1b-$t.gguf
-    "$BIN_CONCORD" synth -o "$m" --layers 16 --width 2048 --heads 32 --kv-heads 8 --ff 8192 --vocab 128256 \
-      --ctx 1024 --type "$t" --seed 1 >/dev/null
-    "$BIN_CONCORD" bench -m "$m" --backend cuda -p 512 -n 128 -r 3 >"$OUT/bench-1b-$t.txt" 2>&1
-    grep -E "^\| " "$OUT/bench-1b-$t.txt" | grep -v "model" | tee -a "$summary"
-    grep "copy bandwidth" "$OUT/bench-1b-$t.txt" | tee -a "$summary"
-    rm -f "$m"
+  for shape in ${BENCH_SHAPES:-1b}; do
+    note "== benchmarks (synthetic Llama $shape shape: ${bench_shape[$shape]})"
+    for t in ${BENCH_TYPES:-f16 q8_0 q4_0 q4_k}; do
+      m=/tmp/concord-models/bench-$shape-$t.gguf
+      "$BIN_CONCORD" synth -o "$m" ${bench_shape[$shape]} --ctx 1024 --type "$t" --seed 1 >/dev/null
+      "$BIN_CONCORD" bench -m "$m" --backend cuda -p 512 -n 128 -r 3 >"$OUT/bench-$shape-$t.txt" 2>&1
+      grep -E "^\| " "$OUT/bench-$shape-$t.txt" | grep -v "model" | tee -a "$summary"
+      grep "copy bandwidth" "$OUT/bench-$shape-$t.txt" | tee -a "$summary"
+      rm -f "$m"
+    done
   done
 fi
 note "== done"

@@ -71,6 +71,16 @@ __device__ __forceinline__ void bytes_to_floats(uint32_t w, float bias, float* o
     out[k] = __uint_as_float(__byte_perm(w, 0x4B000000u, 0x7540 + k)) - magic;
 }
 
+// Four 4-bit codes (the low nibbles of w's bytes) as the floats 1 + q/128: one byte permute
+// each puts 1000qqqq under the exponent of 1.0 (no subtraction, unlike bytes_to_floats).
+// Sums of these against x give sum_j q_j x_j = 128 (sum_j f_j x_j - sum_j x_j), which the
+// wide decoders fold into their affine maps (relative error ~1e-6 from the cancellation).
+__device__ __forceinline__ void nibbles_to_unit_floats(uint32_t w, float* out) {
+  const uint32_t biased = (w & 0x0f0f0f0fu) | 0x80808080u;
+#pragma unroll
+  for (int k = 0; k < 4; ++k) out[k] = __uint_as_float(__byte_perm(biased, 0x3f000000u, 0x7044 + (k << 8)));
+}
+
 // 8 bytes starting at a 2-byte aligned address (legacy blocks are 18, 22 or 34 bytes long).
 __device__ __forceinline__ uint2 load8_aligned2(const uint8_t* p) {
   const uint16_t* h = reinterpret_cast<const uint16_t*>(p);
@@ -211,6 +221,118 @@ struct GroupDecoder<BlockQ6_K, kQKK> {
     bytes_to_floats(((low.y >> ls) & 0x0f0f0f0fu) | (((high.y >> hs) & 0x03030303u) << 4), 32.0f,
                     q + 4);
     return {__half2float(__ushort_as_half(b.d)) * static_cast<float>(b.scales[i0 / 16]), 0.0f};
+  }
+};
+
+// Lane steps of 32 elements for the wide loop of the matrix-vector kernel: a lane decodes
+// 32 codes from one load of 16 bytes or more (instead of 8 from 4), so each warp keeps four
+// times the weight bytes in flight. A step is two halves of 16 consecutive elements, each
+// with one affine map: half_start(step, h) is the first element of half h, decode() fills
+// q[h][0..16) and affine[h]. Formats without a specialisation take the 8-element loop.
+template <typename Block>
+struct StepDecoder {
+  static constexpr bool kWide = false;
+};
+
+// The fp16 scale and the W code words after it of a legacy block (Q4_0: 18 bytes, Q8_0: 34)
+// at a 2-byte aligned address, through W + 1 aligned 32-bit loads and funnel shifts.
+// Reads up to 2 bytes past the block when it starts 4-byte aligned: the caller guarantees a
+// next block there (rows of an even number of blocks starting 4-byte aligned, so every such
+// block is followed by an odd one of the same row).
+template <int W>
+__device__ __forceinline__ float scale_and_words(const void* block, uint32_t (&words)[W]) {
+  const auto address = reinterpret_cast<uintptr_t>(block);
+  const uint32_t* base = reinterpret_cast<const uint32_t*>(address & ~uintptr_t{3});
+  const bool odd = (address & 3) != 0;  // the block starts at base + 2
+  uint32_t w[W + 1];
+#pragma unroll
+  for (int i = 0; i <= W; ++i) w[i] = base[i];
+#pragma unroll
+  for (int i = 0; i < W; ++i) words[i] = __funnelshift_rc(w[i], w[i + 1], odd ? 32 : 16);
+  return __half2float(__ushort_as_half(static_cast<unsigned short>(odd ? w[0] >> 16 : w[0])));
+}
+
+// Q4_0: one block per step; low nibbles are elements 0..15, high nibbles 16..31; bias 8.
+// Codes come as 1 + q/128, so d (q - 8) x sums to 128 d (f x) - 136 d x.
+template <>
+struct StepDecoder<BlockQ4_0> {
+  static constexpr bool kWide = true;
+  static constexpr bool kOffset = true;
+  static constexpr int kRowMultiple = 2 * kQK;  // see scale_and_words
+  static __device__ __forceinline__ int64_t half_start(int64_t step, int h) {
+    return step * kQK + 16 * h;
+  }
+  static __device__ __forceinline__ void decode(const BlockQ4_0* row, int64_t step,
+                                                float (&q)[2][16], decode::Affine (&affine)[2]) {
+    uint32_t w[4];
+    const float d = scale_and_words(row + step, w);
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      nibbles_to_unit_floats(w[i], q[0] + 4 * i);
+      nibbles_to_unit_floats(w[i] >> 4, q[1] + 4 * i);
+    }
+    affine[0] = affine[1] = {128.0f * d, -136.0f * d};
+  }
+};
+
+// Q8_0: one block per step, 32 signed bytes.
+template <>
+struct StepDecoder<BlockQ8_0> {
+  static constexpr bool kWide = true;
+  static constexpr bool kOffset = false;
+  static constexpr int kRowMultiple = 2 * kQK;
+  static __device__ __forceinline__ int64_t half_start(int64_t step, int h) {
+    return step * kQK + 16 * h;
+  }
+  static __device__ __forceinline__ void decode(const BlockQ8_0* row, int64_t step,
+                                                float (&q)[2][16], decode::Affine (&affine)[2]) {
+    uint32_t w[8];
+    const float d = scale_and_words(row + step, w);
+#pragma unroll
+    for (int i = 0; i < 8; ++i) bytes_to_floats(w[i] ^ 0x80808080u, 128.0f, q[i / 4] + 4 * (i % 4));
+    affine[0] = affine[1] = {d, 0.0f};
+  }
+};
+
+// Q4_K: 8 steps per 256-element block; step k reads the block's 16-byte head (d, dmin, the
+// 12 scale bytes) and qs[16k, 16k + 16): low nibbles are elements 64j + 16(k%2) + [0, 16)
+// of sub-block 2j (j = k / 2), high nibbles the same 32 elements on, sub-block 2j + 1.
+// Codes come as 1 + q/128: (s q - m) x sums to 128 s (f x) - (m + 128 s) x.
+template <>
+struct StepDecoder<BlockQ4_K> {
+  static constexpr bool kWide = true;
+  static constexpr bool kOffset = true;
+  static constexpr int kRowMultiple = kQKK;
+  static __device__ __forceinline__ int64_t half_start(int64_t step, int h) {
+    const int k = static_cast<int>(step % 8);
+    return step / 8 * kQKK + 64 * (k / 2) + 16 * (k % 2) + 32 * h;
+  }
+  static __device__ __forceinline__ void decode(const BlockQ4_K* row, int64_t step,
+                                                float (&q)[2][16], decode::Affine (&affine)[2]) {
+    const BlockQ4_K& b = row[step / 8];
+    const int k = static_cast<int>(step % 8);
+    const uint4 head = *reinterpret_cast<const uint4*>(&b);
+    const uint4 codes = *reinterpret_cast<const uint4*>(b.qs + 16 * k);
+    const uint32_t w[4] = {codes.x, codes.y, codes.z, codes.w};
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      nibbles_to_unit_floats(w[i], q[0] + 4 * i);
+      nibbles_to_unit_floats(w[i] >> 4, q[1] + 4 * i);
+    }
+    const float d = __half2float(__ushort_as_half(static_cast<unsigned short>(head.x)));
+    const float dmin = __half2float(__ushort_as_half(static_cast<unsigned short>(head.x >> 16)));
+    // decode::scale_min_k4 from registers: for sub-block sb, bytes sb % 4 of the scale words
+    // head.y (bytes 0-3), head.z (4-7) and head.w (8-11) hold everything it needs.
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const int sb = 2 * (k / 2) + h, shift = 8 * (sb % 4);
+      const int lo = (head.y >> shift) & 0xff, mid = (head.z >> shift) & 0xff,
+                hi = (head.w >> shift) & 0xff;
+      const int scale = sb < 4 ? lo & 63 : (hi & 0x0f) | ((lo >> 6) << 4);
+      const int min = sb < 4 ? mid & 63 : (hi >> 4) | ((mid >> 6) << 4);
+      const float s = d * static_cast<float>(scale), m = dmin * static_cast<float>(min);
+      affine[h] = {128.0f * s, -(m + 128.0f * s)};
+    }
   }
 };
 

@@ -12,10 +12,9 @@ namespace concord::cuda {
 // Matrix-vector products (matvec.cu) for n <= kMaxMatvecTokens token rows: fused
 // dequantise + dot reading each weight byte once.
 inline constexpr int kMaxMatvecTokens = 8;
-// out[t] = W · x[t], or out[t] += W · x[t] when accumulating. rows_per_warp (1 or 4;
-// 0 = the tuned default) is exposed for benchmarks.
+// out[t] = W · x[t], or out[t] += W · x[t] when accumulating.
 void matvec(const Weight& w, const float* x, float* out, int n, bool accumulate,
-            cudaStream_t stream, int rows_per_warp = 0);
+            cudaStream_t stream);
 // outs[i][t] = W_i · norm(x[t]) for up to 3 matrices of one type and width in one launch
 // (norm: the identity without norm.weight); false (nothing launched) when they cannot
 // share one.
