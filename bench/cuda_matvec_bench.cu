@@ -28,14 +28,13 @@ struct Shape {
 
 // The grids of tilings compared, production's among them: the 8-element loop (every type)
 // and the wide loop of 32-element steps (types with a StepDecoder).
-using Grid = std::tuple<Tiling<1, 1, 2>, Tiling<1, 1, 4>, Tiling<1, 4, 2>, Tiling<2, 1, 2>,
-                        Tiling<2, 2, 2>, Tiling<2, 4, 2>, Tiling<4, 1, 1>, Tiling<4, 1, 2>,
-                        Tiling<4, 2, 2>, Tiling<4, 4, 2>>;
-using WideGrid =
-    std::tuple<Tiling<1, 1, 1, true>, Tiling<1, 2, 1, true>, Tiling<2, 1, 1, true>,
-               Tiling<2, 2, 1, true>, Tiling<4, 1, 1, true>,
-               Tiling<4, 2, 1, true>, Tiling<4, 4, 1, true>, Tiling<8, 1, 1, true>,
-               Tiling<8, 2, 1, true>, Tiling<8, 4, 1, true>>;
+using Grid =
+    std::tuple<Tiling<1, 1, 2>, Tiling<1, 1, 4>, Tiling<1, 4, 2>, Tiling<2, 1, 2>, Tiling<2, 2, 2>,
+               Tiling<2, 4, 2>, Tiling<4, 1, 1>, Tiling<4, 1, 2>, Tiling<4, 2, 2>, Tiling<4, 4, 2>>;
+using WideGrid = std::tuple<Tiling<1, 1, 1, true>, Tiling<1, 2, 1, true>, Tiling<2, 1, 1, true>,
+                            Tiling<2, 2, 1, true>, Tiling<4, 1, 1, true>, Tiling<4, 2, 1, true>,
+                            Tiling<4, 4, 1, true>, Tiling<8, 1, 1, true>, Tiling<8, 2, 1, true>,
+                            Tiling<8, 4, 1, true>>;
 
 struct Matrix {
   GgmlType type;
@@ -125,25 +124,35 @@ void free_matrix(Matrix& m) {
 int main(int argc, char** argv) {
   std::vector<std::string> types(argv + 1, argv + argc);
   if (types.empty()) types = {"F16", "Q8_0", "Q4_0", "Q4_K", "Q6_K"};
-  const Shape shapes[] = {{"1B q/o", 2048, 2048},  {"1B k/v", 2048, 512},
-                          {"1B gate", 2048, 8192}, {"1B down", 8192, 2048},
-                          {"1B output", 2048, 128256}, {"8B q/o", 4096, 4096},
-                          {"8B gate", 4096, 14336},    {"8B down", 14336, 4096},
-                          {"8B output", 4096, 128256}};
+  const Shape shapes[] = {
+      {"1B q/o", 2048, 2048},   {"1B k/v", 2048, 512},       {"1B gate", 2048, 8192},
+      {"1B down", 8192, 2048},  {"1B output", 2048, 128256}, {"8B q/o", 4096, 4096},
+      {"8B gate", 4096, 14336}, {"8B down", 14336, 4096},    {"8B output", 4096, 128256}};
   print_header();
   for (const std::string& name : types) {
     const GgmlType type = parse_type_name(name);  // throws on an unknown name
     for (const Shape& s : shapes) {
       Matrix m = make_matrix(type, s);
-      std::printf("%-5s %-10s %6lld %6lld |", name.c_str(), s.name,
-                  static_cast<long long>(s.n_in), static_cast<long long>(m.shape.n_out));
+      std::printf("%-5s %-10s %6lld %6lld |", name.c_str(), s.name, static_cast<long long>(s.n_in),
+                  static_cast<long long>(m.shape.n_out));
       switch (type) {
-        case GgmlType::F16: run_grid<decode::F16Element, 1>(m); break;
-        case GgmlType::Q8_0: run_grid<BlockQ8_0, kQK>(m); break;
-        case GgmlType::Q4_0: run_grid<BlockQ4_0, kQK>(m); break;
-        case GgmlType::Q4_K: run_grid<BlockQ4_K, kQKK>(m); break;
-        case GgmlType::Q6_K: run_grid<BlockQ6_K, kQKK>(m); break;
-        default: std::printf(" (not in this benchmark)\n");
+        case GgmlType::F16:
+          run_grid<decode::F16Element, 1>(m);
+          break;
+        case GgmlType::Q8_0:
+          run_grid<BlockQ8_0, kQK>(m);
+          break;
+        case GgmlType::Q4_0:
+          run_grid<BlockQ4_0, kQK>(m);
+          break;
+        case GgmlType::Q4_K:
+          run_grid<BlockQ4_K, kQKK>(m);
+          break;
+        case GgmlType::Q6_K:
+          run_grid<BlockQ6_K, kQKK>(m);
+          break;
+        default:
+          std::printf(" (not in this benchmark)\n");
       }
       free_matrix(m);
     }

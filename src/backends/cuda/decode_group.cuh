@@ -78,7 +78,8 @@ __device__ __forceinline__ void bytes_to_floats(uint32_t w, float bias, float* o
 __device__ __forceinline__ void nibbles_to_unit_floats(uint32_t w, float* out) {
   const uint32_t biased = (w & 0x0f0f0f0fu) | 0x80808080u;
 #pragma unroll
-  for (int k = 0; k < 4; ++k) out[k] = __uint_as_float(__byte_perm(biased, 0x3f000000u, 0x7044 + (k << 8)));
+  for (int k = 0; k < 4; ++k)
+    out[k] = __uint_as_float(__byte_perm(biased, 0x3f000000u, 0x7044 + (k << 8)));
 }
 
 // 8 bytes starting at a 2-byte aligned address (legacy blocks are 18, 22 or 34 bytes long).
@@ -227,30 +228,40 @@ struct GroupDecoder<BlockQ6_K, kQKK> {
 // Lane steps of 32 elements for the wide loop of the matrix-vector kernel: a lane decodes
 // 32 codes from one load of 16 bytes or more (instead of 8 from 4), so each warp keeps four
 // times the weight bytes in flight. A step is two halves of 16 consecutive elements, each
-// with one affine map: half_start(step, h) is the first element of half h, decode() fills
-// q[h][0..16) and affine[h]. Formats without a specialisation take the 8-element loop.
+// with one affine map: half_start(step, h) is the first element of half h. Decoding has two
+// phases so that a warp issues the loads of all its rows before it waits on any: load()
+// returns the step's raw words, decode() turns them into q[h][0..16) and affine[h].
+// Formats without a specialisation take the 8-element loop.
 template <typename Block>
 struct StepDecoder {
   static constexpr bool kWide = false;
 };
 
-// The fp16 scale and the W code words after it of a legacy block (Q4_0: 18 bytes, Q8_0: 34)
-// at a 2-byte aligned address, through W + 1 aligned 32-bit loads and funnel shifts.
-// Reads up to 2 bytes past the block when it starts 4-byte aligned: the caller guarantees a
-// next block there (rows of an even number of blocks starting 4-byte aligned, so every such
-// block is followed by an odd one of the same row).
+// The raw words of a legacy block (Q4_0: 18 bytes, Q8_0: 34) at a 2-byte aligned address:
+// W + 1 aligned 32-bit loads from the word boundary at or before it; funnel shifts then
+// give the fp16 scale and the W code words after it. Reads up to 2 bytes past the block when
+// it starts 4-byte aligned: the caller guarantees a next block there (rows of an even number
+// of blocks starting 4-byte aligned, so every such block is followed by an odd one).
 template <int W>
-__device__ __forceinline__ float scale_and_words(const void* block, uint32_t (&words)[W]) {
-  const auto address = reinterpret_cast<uintptr_t>(block);
-  const uint32_t* base = reinterpret_cast<const uint32_t*>(address & ~uintptr_t{3});
-  const bool odd = (address & 3) != 0;  // the block starts at base + 2
+struct LegacyWords {
   uint32_t w[W + 1];
+  bool odd;  // the block starts at the second half of w[0]
+
+  static __device__ __forceinline__ LegacyWords load(const void* block) {
+    const auto address = reinterpret_cast<uintptr_t>(block);
+    const uint32_t* base = reinterpret_cast<const uint32_t*>(address & ~uintptr_t{3});
+    LegacyWords raw;
 #pragma unroll
-  for (int i = 0; i <= W; ++i) w[i] = base[i];
+    for (int i = 0; i <= W; ++i) raw.w[i] = base[i];
+    raw.odd = (address & 3) != 0;
+    return raw;
+  }
+  __device__ __forceinline__ float scale_and_codes(uint32_t (&codes)[W]) const {
 #pragma unroll
-  for (int i = 0; i < W; ++i) words[i] = __funnelshift_rc(w[i], w[i + 1], odd ? 32 : 16);
-  return __half2float(__ushort_as_half(static_cast<unsigned short>(odd ? w[0] >> 16 : w[0])));
-}
+    for (int i = 0; i < W; ++i) codes[i] = __funnelshift_rc(w[i], w[i + 1], odd ? 32 : 16);
+    return __half2float(__ushort_as_half(static_cast<unsigned short>(odd ? w[0] >> 16 : w[0])));
+  }
+};
 
 // Q4_0: one block per step; low nibbles are elements 0..15, high nibbles 16..31; bias 8.
 // Codes come as 1 + q/128, so d (q - 8) x sums to 128 d (f x) - 136 d x.
@@ -258,14 +269,18 @@ template <>
 struct StepDecoder<BlockQ4_0> {
   static constexpr bool kWide = true;
   static constexpr bool kOffset = true;
-  static constexpr int kRowMultiple = 2 * kQK;  // see scale_and_words
+  static constexpr int kRowMultiple = 2 * kQK;  // see LegacyWords
+  using Raw = LegacyWords<4>;
   static __device__ __forceinline__ int64_t half_start(int64_t step, int h) {
     return step * kQK + 16 * h;
   }
-  static __device__ __forceinline__ void decode(const BlockQ4_0* row, int64_t step,
-                                                float (&q)[2][16], decode::Affine (&affine)[2]) {
+  static __device__ __forceinline__ Raw load(const BlockQ4_0* row, int64_t step) {
+    return Raw::load(row + step);
+  }
+  static __device__ __forceinline__ void decode(const Raw& raw, int64_t, float (&q)[2][16],
+                                                decode::Affine (&affine)[2]) {
     uint32_t w[4];
-    const float d = scale_and_words(row + step, w);
+    const float d = raw.scale_and_codes(w);
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
       nibbles_to_unit_floats(w[i], q[0] + 4 * i);
@@ -281,13 +296,17 @@ struct StepDecoder<BlockQ8_0> {
   static constexpr bool kWide = true;
   static constexpr bool kOffset = false;
   static constexpr int kRowMultiple = 2 * kQK;
+  using Raw = LegacyWords<8>;
   static __device__ __forceinline__ int64_t half_start(int64_t step, int h) {
     return step * kQK + 16 * h;
   }
-  static __device__ __forceinline__ void decode(const BlockQ8_0* row, int64_t step,
-                                                float (&q)[2][16], decode::Affine (&affine)[2]) {
+  static __device__ __forceinline__ Raw load(const BlockQ8_0* row, int64_t step) {
+    return Raw::load(row + step);
+  }
+  static __device__ __forceinline__ void decode(const Raw& raw, int64_t, float (&q)[2][16],
+                                                decode::Affine (&affine)[2]) {
     uint32_t w[8];
-    const float d = scale_and_words(row + step, w);
+    const float d = raw.scale_and_codes(w);
 #pragma unroll
     for (int i = 0; i < 8; ++i) bytes_to_floats(w[i] ^ 0x80808080u, 128.0f, q[i / 4] + 4 * (i % 4));
     affine[0] = affine[1] = {d, 0.0f};
@@ -307,13 +326,19 @@ struct StepDecoder<BlockQ4_K> {
     const int k = static_cast<int>(step % 8);
     return step / 8 * kQKK + 64 * (k / 2) + 16 * (k % 2) + 32 * h;
   }
-  static __device__ __forceinline__ void decode(const BlockQ4_K* row, int64_t step,
-                                                float (&q)[2][16], decode::Affine (&affine)[2]) {
+  struct Raw {
+    uint4 head, codes;
+  };
+  static __device__ __forceinline__ Raw load(const BlockQ4_K* row, int64_t step) {
     const BlockQ4_K& b = row[step / 8];
+    return {*reinterpret_cast<const uint4*>(&b),
+            *reinterpret_cast<const uint4*>(b.qs + 16 * (step % 8))};
+  }
+  static __device__ __forceinline__ void decode(const Raw& raw, int64_t step, float (&q)[2][16],
+                                                decode::Affine (&affine)[2]) {
     const int k = static_cast<int>(step % 8);
-    const uint4 head = *reinterpret_cast<const uint4*>(&b);
-    const uint4 codes = *reinterpret_cast<const uint4*>(b.qs + 16 * k);
-    const uint32_t w[4] = {codes.x, codes.y, codes.z, codes.w};
+    const uint4& head = raw.head;
+    const uint32_t w[4] = {raw.codes.x, raw.codes.y, raw.codes.z, raw.codes.w};
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
       nibbles_to_unit_floats(w[i], q[0] + 4 * i);

@@ -13,18 +13,19 @@ using namespace matvec_detail;
 // Tilings, chosen from bench/cuda_matvec_bench's grid on an H100 (docs/perf.md).
 // Single-token steps: plain float rows take 4 rows per warp group, split over 2 warps when
 // the launch has few rows (<= 4096: more warps in flight); Q4_0, Q8_0 and Q4_K take the wide
-// loop of 32-element steps (8, 8 and 4 rows per group); the other formats the 8-element loop
-// with one row per warp; gated launches half as many (each computes a gate and an up row).
+// loop of 32-element steps (8 rows over 2 warps, 8 over 4, 4 over 2); the other formats the
+// 8-element loop with one row per warp; gated launches half as many rows (each computes a
+// gate and an up row).
 // Batched steps (up to 8 tokens) take one row per warp.
 template <typename Block>
-constexpr bool kFloatRows = std::is_same_v<Block, decode::F32Element> ||
-                            std::is_same_v<Block, decode::F16Element> ||
-                            std::is_same_v<Block, decode::BF16Element>;
+constexpr bool kFloatRows =
+    std::is_same_v<Block, decode::F32Element> || std::is_same_v<Block, decode::F16Element> ||
+    std::is_same_v<Block, decode::BF16Element>;
 template <typename Block>
-using WideTiling = std::conditional_t<std::is_same_v<Block, BlockQ4_0>, Tiling<8, 1, 1, true>,
-                                      std::conditional_t<std::is_same_v<Block, BlockQ8_0>,
-                                                         Tiling<8, 2, 1, true>,
-                                                         Tiling<4, 2, 1, true>>>;
+using WideTiling =
+    std::conditional_t<std::is_same_v<Block, BlockQ4_0>, Tiling<8, 2, 1, true>,
+                       std::conditional_t<std::is_same_v<Block, BlockQ8_0>, Tiling<8, 4, 1, true>,
+                                          Tiling<4, 2, 1, true>>>;
 using FloatTiling = Tiling<4, 1, 2>;
 using FloatTilingFewRows = Tiling<4, 2, 2>;
 using NarrowTiling = Tiling<1, 1, 4>;

@@ -156,6 +156,10 @@ __device__ __forceinline__ void dot_rows_wide(const Block* const (&rows)[ROWS], 
   const int64_t n_steps = n_in / 32;
 #pragma unroll U
   for (int64_t s = first; s < n_steps; s += step) {
+    // Every row's weights first: their loads are in flight together.
+    typename Decoder::Raw raw[ROWS];
+#pragma unroll
+    for (int r = 0; r < ROWS; ++r) raw[r] = Decoder::load(rows[r], s);
     float xs[2][16], xsum[2] = {0.0f, 0.0f};
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
@@ -179,7 +183,7 @@ __device__ __forceinline__ void dot_rows_wide(const Block* const (&rows)[ROWS], 
     for (int r = 0; r < ROWS; ++r) {
       float q[2][16];
       decode::Affine affine[2];
-      Decoder::decode(rows[r], s, q, affine);
+      Decoder::decode(raw[r], s, q, affine);
 #pragma unroll
       for (int h = 0; h < 2; ++h) {
         float dot = 0.0f;
@@ -228,10 +232,16 @@ __global__ void __launch_bounds__(kWarp* kWarpsPerBlock)
   const int n_jobs = kGated ? 1 : jobs.count;
   // Groups past the end still reach the block barrier of group_sum; they compute nothing.
   const bool active = group < jobs.first_group[n_jobs];
-  int j = 0;
-  while (j + 1 < n_jobs && group >= jobs.first_group[j + 1]) ++j;
-  const Job& job = jobs.job[j];
-  const int64_t row0 = (group - jobs.first_group[j]) * R;
+  // This group's job, picked without indexing the parameter array (which would copy it to
+  // the stack).
+  Job job = jobs.job[0];
+  int64_t job_first_group = 0;
+#pragma unroll
+  for (int i = 1; i < kMaxJobs; ++i) {
+    if (i < n_jobs && group >= jobs.first_group[i])
+      job = jobs.job[i], job_first_group = jobs.first_group[i];
+  }
+  const int64_t row0 = (group - job_first_group) * R;
   const int64_t blocks_per_row = n_in / BS;
   const Block* rows[kRows];
 #pragma unroll
@@ -257,8 +267,7 @@ __global__ void __launch_bounds__(kWarp* kWarpsPerBlock)
                                                      lane + kWarp * part, kWarp * S, acc, sumsq);
     } else {
       dot_rows<Block, BS, N, kRows, T::kUnroll, kNorm>(rows, n_in, x, jobs.norm_weight, n,
-                                                        lane + kWarp * part, kWarp * S, acc,
-                                                        sumsq);
+                                                       lane + kWarp * part, kWarp * S, acc, sumsq);
     }
   }
   float sums[kRows * N + N];
@@ -270,7 +279,7 @@ __global__ void __launch_bounds__(kWarp* kWarpsPerBlock)
   }
   group_sum<S>(sums);
   if (!active || part != 0) return;
-  // Every lane holds every sum; lane (r * N + t) % 32 stores value (r, t).
+    // Every lane holds every sum; lane (r * N + t) % 32 stores value (r, t).
 #pragma unroll
   for (int r = 0; r < R; ++r) {
 #pragma unroll
@@ -294,8 +303,7 @@ void launch_tiled(Jobs jobs, int64_t n_in, const float* x, int n, cudaStream_t s
   constexpr bool kGated = E == Epilogue::SiluGate || E == Epilogue::GeluGate;
   const int n_jobs = kGated ? 1 : jobs.count;
   for (int j = 0; j < n_jobs; ++j) {
-    jobs.first_group[j + 1] =
-        jobs.first_group[j] + (jobs.job[j].n_out + T::kRows - 1) / T::kRows;
+    jobs.first_group[j + 1] = jobs.first_group[j] + (jobs.job[j].n_out + T::kRows - 1) / T::kRows;
   }
   const int64_t warps = jobs.first_group[n_jobs] * T::kSplit;
   const auto blocks = static_cast<unsigned>((warps + kWarpsPerBlock - 1) / kWarpsPerBlock);
