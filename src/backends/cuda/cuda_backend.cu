@@ -26,8 +26,8 @@ class CudaBuffer : public DeviceBuffer {
   size_t bytes_;
 };
 
-// Dequantised weight rows staged for cuBLAS: at most this many floats at a time.
-constexpr int64_t kStagingFloats = int64_t{32} << 20;  // 128 MiB
+// Dequantised weight rows staged for cuBLAS: at most this many halves at a time.
+constexpr int64_t kStagingHalves = int64_t{64} << 20;  // 128 MiB
 
 class CudaBackend : public Backend, public OpGraphs {
  public:
@@ -36,8 +36,8 @@ class CudaBackend : public Backend, public OpGraphs {
     check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
     check(cublasCreate(&cublas_), "cublasCreate");
     check(cublasSetStream(cublas_, stream_), "cublasSetStream");
-    // Batched matmuls on tensor cores: float32 data rounded to TF32 (10-bit mantissa)
-    // inside the multiply, float32 accumulation; NMSE stays near 1e-7 (op harness).
+    // Batched matmuls of float32 weights on tensor cores: data rounded to TF32 (10-bit
+    // mantissa) inside the multiply, float32 accumulation; NMSE stays near 1e-7 (op harness).
     check(cublasSetMathMode(cublas_, CUBLAS_TF32_TENSOR_OP_MATH), "cublasSetMathMode");
     cudaDeviceProp prop{};
     check(cudaGetDeviceProperties(&prop, device), "cudaGetDeviceProperties");
@@ -114,29 +114,40 @@ class CudaBackend : public Backend, public OpGraphs {
     cuda::rms_norm(x, weight, out, n, dim, eps, stream_);
   }
   // Few tokens: the fused dequantise-dot kernel reads each weight byte once. More tokens:
-  // dequantise row chunks to float32 and let cuBLAS multiply (TF32 tensor cores).
+  // cuBLAS on tensor cores, float32 weights in TF32, every other type in fp16 (F16 rows as
+  // they are, the rest dequantised in row chunks), accumulating in float32.
   void matmul(const Weight& w, const float* x, float* out, int n) override {
     if (n <= cuda::kMaxMatvecTokens) {
       cuda::matvec(w, x, out, n, /*accumulate=*/false, stream_);
       return;
     }
-    const int64_t rows_per_chunk = std::max<int64_t>(1, kStagingFloats / w.n_in);
     const float alpha = 1.0f, beta = 0.0f;
+    const int n_in = static_cast<int>(w.n_in), ldc = static_cast<int>(w.n_out);
+    // Column-major view: out^T[first..first+count, n] = rows (n_in x count)^T · x^T (n_in x n).
+    if (w.type == GgmlType::F32) {
+      check(cublasSgemm(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, ldc, n, n_in, &alpha,
+                        static_cast<const float*>(w.data), n_in, x, n_in, &beta, out, ldc),
+            "cublasSgemm");
+      return;
+    }
+    __half* x16 = staging_halves(x_staging_, static_cast<int64_t>(n) * n_in);
+    cuda::to_half(x, x16, static_cast<int64_t>(n) * n_in, stream_);
+    const int64_t rows_per_chunk =
+        w.type == GgmlType::F16 ? w.n_out : std::max<int64_t>(1, kStagingHalves / w.n_in);
     for (int64_t first = 0; first < w.n_out; first += rows_per_chunk) {
       const int64_t count = std::min(rows_per_chunk, w.n_out - first);
-      const float* rows;
-      if (w.type == GgmlType::F32) {
-        rows = static_cast<const float*>(w.data) + first * w.n_in;
+      const __half* rows;
+      if (w.type == GgmlType::F16) {
+        rows = static_cast<const __half*>(w.data);
       } else {
-        float* staging = staging_floats(count * w.n_in);
+        __half* staging = staging_halves(weight_staging_, count * w.n_in);
         cuda::dequantize_rows(w, first, count, staging, stream_);
         rows = staging;
       }
-      // Column-major view: out^T[first..first+count, n] = rows (n_in x count)^T · x^T (n_in x n).
-      check(cublasSgemm(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(count), n,
-                        static_cast<int>(w.n_in), &alpha, rows, static_cast<int>(w.n_in), x,
-                        static_cast<int>(w.n_in), &beta, out + first, static_cast<int>(w.n_out)),
-            "cublasSgemm");
+      check(cublasGemmEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(count), n, n_in,
+                         &alpha, rows, CUDA_R_16F, n_in, x16, CUDA_R_16F, n_in, &beta, out + first,
+                         CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+            "cublasGemmEx");
     }
   }
   // Decode steps fuse: the input RMS norm into the projections, Q, K and V in one launch, the
@@ -208,19 +219,21 @@ class CudaBackend : public Backend, public OpGraphs {
   }
 
  private:
-  float* staging_floats(int64_t n) {
-    if (!staging_ || staging_->bytes() < static_cast<size_t>(n) * sizeof(float)) {
+  // A staging buffer of at least n halves (grown, never shrunk).
+  __half* staging_halves(std::unique_ptr<DeviceBuffer>& buffer, int64_t n) {
+    const size_t bytes = static_cast<size_t>(n) * sizeof(__half);
+    if (!buffer || buffer->bytes() < bytes) {
       synchronize();  // the old buffer may still be in use by queued work
-      staging_ = allocate(static_cast<size_t>(n) * sizeof(float));
+      buffer = allocate(bytes);
     }
-    return staging_->as<float>();
+    return buffer->as<__half>();
   }
 
   int device_;
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
   Capabilities caps_;
-  std::unique_ptr<DeviceBuffer> staging_;
+  std::unique_ptr<DeviceBuffer> weight_staging_, x_staging_;
   std::vector<cudaGraphExec_t> graphs_;
 };
 

@@ -16,15 +16,25 @@ int blocks_for(int64_t n, int threads) {
   return static_cast<int>((n + threads - 1) / threads);
 }
 
+// Rounds to fp16, clamping magnitudes beyond its range (65504) instead of making infinities.
+__device__ __forceinline__ __half to_half_saturated(float v) {
+  return __float2half_rn(fminf(fmaxf(v, -65504.0f), 65504.0f));
+}
+
 // --- matmul ----------------------------------------------------------------------------------
 
 template <typename Block, int BS>
 __global__ void dequantize_rows_kernel(const Block* __restrict__ w, int64_t n_in, int64_t first,
-                                       int64_t count, float* __restrict__ out) {
+                                       int64_t count, __half* __restrict__ out) {
   const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (idx >= count * n_in) return;
   const int64_t e = (first * n_in) + idx;  // element index in the whole matrix
-  out[idx] = decode::element(w[e / BS], static_cast<int>(e % BS));
+  out[idx] = to_half_saturated(decode::element(w[e / BS], static_cast<int>(e % BS)));
+}
+
+__global__ void to_half_kernel(const float* __restrict__ x, __half* __restrict__ out, int64_t n) {
+  const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (idx < n) out[idx] = to_half_saturated(x[idx]);
 }
 
 template <typename Block, int BS>
@@ -276,7 +286,7 @@ void check(cublasStatus_t status, const char* what) {
     fail("cuBLAS {} failed: status {}", what, static_cast<int>(status));
 }
 
-void dequantize_rows(const Weight& w, int64_t first, int64_t count, float* out,
+void dequantize_rows(const Weight& w, int64_t first, int64_t count, __half* out,
                      cudaStream_t stream) {
   dispatch(w.type, [&](auto tag) {
     using T = decltype(tag);
@@ -285,6 +295,12 @@ void dequantize_rows(const Weight& w, int64_t first, int64_t count, float* out,
             static_cast<const typename T::Block*>(w.data), w.n_in, first, count, out);
   });
   check_launch("dequantize_rows");
+}
+
+void to_half(const float* x, __half* out, int64_t n, cudaStream_t stream) {
+  if (n == 0) return;
+  to_half_kernel<<<blocks_for(n, kThreads), kThreads, 0, stream>>>(x, out, n);
+  check_launch("to_half");
 }
 
 void embed(const Weight& table, const BatchView& batch, float* out, cudaStream_t stream) {

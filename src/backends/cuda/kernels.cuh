@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cublas_v2.h>
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include "backend/backend.h"
@@ -24,9 +25,12 @@ bool matvec_many(const Weight* ws, float* const* outs, int count, const float* x
 // matrices differ in type or shape.
 bool matvec_gated(const Weight& gate, const Weight& up, const float* x, float* out, int n,
                   GatedActivation act, const InputNorm& norm, cudaStream_t stream);
-// Dequantises rows [first, first + count) of W into float32 [count, n_in].
-void dequantize_rows(const Weight& w, int64_t first, int64_t count, float* out,
+// Batched matmuls multiply in fp16 on tensor cores (fp32 accumulation): rows [first,
+// first + count) of W dequantised into fp16 [count, n_in], and n floats of activations as
+// fp16. Both round to fp16's 11-bit significand (as TF32 would) and clamp at +-65504.
+void dequantize_rows(const Weight& w, int64_t first, int64_t count, __half* out,
                      cudaStream_t stream);
+void to_half(const float* x, __half* out, int64_t n, cudaStream_t stream);
 
 void embed(const Weight& table, const BatchView& batch, float* out, cudaStream_t stream);
 void rms_norm(const float* x, const float* weight, float* out, int n, int dim, float eps,

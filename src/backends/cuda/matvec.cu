@@ -26,6 +26,11 @@ using WideTiling =
     std::conditional_t<std::is_same_v<Block, BlockQ4_0>, Tiling<8, 2, 1, true>,
                        std::conditional_t<std::is_same_v<Block, BlockQ8_0>, Tiling<8, 4, 1, true>,
                                           Tiling<4, 2, 1, true>>>;
+// Q4_0 rows of 8192 elements or more (down projections) split over 4 warps.
+template <typename Block>
+using WideTilingLongRows =
+    std::conditional_t<std::is_same_v<Block, BlockQ4_0>, Tiling<8, 4, 1, true>, WideTiling<Block>>;
+constexpr int64_t kLongRows = 8192;
 using FloatTiling = Tiling<4, 1, 2>;
 using FloatTilingFewRows = Tiling<4, 2, 2>;
 using NarrowTiling = Tiling<1, 1, 4>;
@@ -57,7 +62,10 @@ void launch(GgmlType type, const Jobs& jobs, int64_t n_in, const float* x, int n
       const std::integral_constant<int, 1> one;
       if (n > 1) return run(BatchTiling{}, std::integral_constant<int, kMaxMatvecTokens>{});
       if constexpr (StepDecoder<B>::kWide) {
-        if (n_in % StepDecoder<B>::kRowMultiple == 0) return run(WideTiling<B>{}, one);
+        if (n_in % StepDecoder<B>::kRowMultiple == 0) {
+          if (n_in >= kLongRows) return run(WideTilingLongRows<B>{}, one);
+          return run(WideTiling<B>{}, one);
+        }
       }
       if constexpr (kFloatRows<B>) {
         if (total_rows(jobs, kGated ? 1 : jobs.count) <= kFewRows)
