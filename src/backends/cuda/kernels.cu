@@ -32,6 +32,24 @@ __global__ void dequantize_rows_kernel(const Block* __restrict__ w, int64_t n_in
   out[idx] = to_half_saturated(decode::element(w[e / BS], static_cast<int>(e % BS)));
 }
 
+// Eight elements per thread through the matrix-vector kernels' group decoders, stored as
+// one 16-byte write (rows of a multiple of 8 elements).
+template <typename Block, int BS>
+__global__ void dequantize_groups_kernel(const Block* __restrict__ w, int64_t n_in, int64_t first,
+                                         int64_t count, __half* __restrict__ out) {
+  using Decoder = GroupDecoder<Block, BS>;
+  const int64_t group = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (group >= count * n_in / 8) return;
+  float v[8];
+  const decode::Affine affine = Decoder::decode(w, first * n_in + 8 * group, v);
+  __align__(16) __half h[8];
+#pragma unroll
+  for (int j = 0; j < 8; ++j) {
+    h[j] = to_half_saturated(Decoder::kAffine ? fmaf(affine.scale, v[j], affine.offset) : v[j]);
+  }
+  reinterpret_cast<uint4*>(out)[group] = *reinterpret_cast<const uint4*>(h);
+}
+
 __global__ void to_half_kernel(const float* __restrict__ x, __half* __restrict__ out, int64_t n) {
   const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (idx < n) out[idx] = to_half_saturated(x[idx]);
@@ -290,9 +308,16 @@ void dequantize_rows(const Weight& w, int64_t first, int64_t count, __half* out,
                      cudaStream_t stream) {
   dispatch(w.type, [&](auto tag) {
     using T = decltype(tag);
-    dequantize_rows_kernel<typename T::Block, T::kBlockSize>
-        <<<blocks_for(count * w.n_in, kThreads), kThreads, 0, stream>>>(
-            static_cast<const typename T::Block*>(w.data), w.n_in, first, count, out);
+    const auto* blocks = static_cast<const typename T::Block*>(w.data);
+    if (w.n_in % 8 == 0) {
+      dequantize_groups_kernel<typename T::Block, T::kBlockSize>
+          <<<blocks_for(count * w.n_in / 8, kThreads), kThreads, 0, stream>>>(blocks, w.n_in, first,
+                                                                              count, out);
+    } else {
+      dequantize_rows_kernel<typename T::Block, T::kBlockSize>
+          <<<blocks_for(count * w.n_in, kThreads), kThreads, 0, stream>>>(blocks, w.n_in, first,
+                                                                          count, out);
+    }
   });
   check_launch("dequantize_rows");
 }
