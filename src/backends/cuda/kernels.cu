@@ -2,6 +2,8 @@
 
 #include <cuda_fp16.h>
 
+#include <algorithm>
+
 #include "backends/cuda/activation.cuh"
 #include "backends/cuda/decode_group.cuh"
 #include "backends/cuda/warp.cuh"
@@ -242,6 +244,105 @@ __global__ void attention_kernel(KvLayer c, const float* __restrict__ q,
   }
 }
 
+// Batched attention (prefill) of global layers: one block per (tile of up to 4 batch tokens,
+// KV head), one warp per (token, query head of that KV head's group). K and V rows are
+// staged in shared memory kChunkKeys at a time and serve every query of the block, so each
+// is read once per tile instead of once per (token, head). A lane owns a key of the chunk
+// for the scores (K rows padded by 4 floats: conflict-free 16-byte reads) and head dims
+// lane, lane + 32, ... for the values; softmax online per chunk. Tokens of a tile may sit in
+// different slots: the block passes once per distinct slot.
+constexpr int kChunkKeys = 32;
+constexpr int kMaxTileWarps = 16;
+
+__global__ void attention_tiled_kernel(KvLayer c, const float* __restrict__ q,
+                                       const int32_t* __restrict__ slots,
+                                       const int32_t* __restrict__ positions, int n, int tile,
+                                       AttentionParams p, float* __restrict__ out) {
+  extern __shared__ float smem[];
+  const int hd = p.head_dim, k_stride = hd + 4, group = p.n_head / p.n_head_kv;
+  float* ks = smem;                        // [kChunkKeys][hd + 4]
+  float* vs = ks + kChunkKeys * k_stride;  // [kChunkKeys][hd]
+  float* qs = vs + kChunkKeys * hd;        // [warps][hd]
+  const int kv_head = blockIdx.y, t0 = blockIdx.x * tile;
+  const int warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp;
+  const int t = t0 + warp / group, h = kv_head * group + warp % group;
+  const bool active = t < n;
+  const int q_width = p.n_head * hd;
+  float* qw = qs + warp * hd;
+  if (active) {
+    for (int d = lane; d < hd; d += kWarp)
+      qw[d] = q[static_cast<int64_t>(t) * q_width + h * hd + d];
+  }
+  float acc[kMaxDimsPerLane];
+#pragma unroll
+  for (int k = 0; k < kMaxDimsPerLane; ++k) acc[k] = 0.0f;
+  float m = -INFINITY, l = 0.0f;
+  const int tile_end = min(t0 + tile, n);
+  for (int i = t0; i < tile_end; ++i) {
+    const int slot = slots[i];
+    bool seen = false;  // an earlier token of the tile had this slot: already done
+    int last_key = 0;   // the latest position of this slot's tokens in the tile
+    for (int u = t0; u < tile_end; ++u) {
+      if (u < i && slots[u] == slot) seen = true;
+      if (slots[u] == slot) last_key = max(last_key, positions[u]);
+    }
+    if (seen) continue;  // uniform across the block
+    const bool mine = active && slots[t] == slot;
+    const int my_last = active ? positions[t] : -1;
+    const int64_t base =
+        static_cast<int64_t>(slot) * c.n_ctx * c.kv_width + static_cast<int64_t>(kv_head) * hd;
+    for (int c0 = 0; c0 <= last_key; c0 += kChunkKeys) {
+      __syncthreads();  // the previous chunk is consumed (and q is staged)
+      for (int e = threadIdx.x; e < kChunkKeys * hd; e += blockDim.x) {
+        const int j = e / hd, d = e % hd;
+        const bool in = c0 + j <= last_key;
+        const int64_t row = base + static_cast<int64_t>(c0 + j) * c.kv_width + d;
+        ks[j * k_stride + d] = in ? load_kv(c.k, c.type, row) : 0.0f;
+        vs[j * hd + d] = in ? load_kv(c.v, c.type, row) : 0.0f;
+      }
+      __syncthreads();
+      if (!mine || c0 > my_last) continue;
+      // Scores: lane j takes key c0 + j.
+      const float* kr = ks + lane * k_stride;
+      float s = 0.0f;
+      for (int d = 0; d < hd; d += 4) {
+        const float4 kv4 = *reinterpret_cast<const float4*>(kr + d);
+        const float4 q4 = *reinterpret_cast<const float4*>(qw + d);
+        s = fmaf(q4.x, kv4.x, fmaf(q4.y, kv4.y, fmaf(q4.z, kv4.z, fmaf(q4.w, kv4.w, s))));
+      }
+      s *= p.scale;
+      if (p.softcap > 0.0f) s = p.softcap * tanhf(s / p.softcap);
+      const bool valid = c0 + lane <= my_last;
+      float chunk_max = valid ? s : -INFINITY;
+#pragma unroll
+      for (int offset = kWarp / 2; offset > 0; offset /= 2)
+        chunk_max = fmaxf(chunk_max, __shfl_xor_sync(0xffffffffu, chunk_max, offset));
+      const float m_new = fmaxf(m, chunk_max);  // finite: key c0 <= my_last is valid
+      const float rescale = __expf(m - m_new);
+      const float w = valid ? __expf(s - m_new) : 0.0f;
+      l = l * rescale + warp_sum(w);
+#pragma unroll
+      for (int k = 0; k < kMaxDimsPerLane; ++k) acc[k] *= rescale;
+      for (int j = 0; j < kChunkKeys; ++j) {
+        const float wj = __shfl_sync(0xffffffffu, w, j);
+#pragma unroll
+        for (int k = 0; k < kMaxDimsPerLane; ++k) {
+          const int d = lane + k * kWarp;
+          if (d < hd) acc[k] = fmaf(wj, vs[j * hd + d], acc[k]);
+        }
+      }
+      m = m_new;
+    }
+  }
+  if (!active) return;
+  float* oh = out + static_cast<int64_t>(t) * q_width + h * hd;
+#pragma unroll
+  for (int k = 0; k < kMaxDimsPerLane; ++k) {
+    const int d = lane + k * kWarp;
+    if (d < hd) oh[d] = acc[k] / l;
+  }
+}
+
 __global__ void swiglu_kernel(const float* __restrict__ gate, const float* __restrict__ up,
                               float* __restrict__ out, int64_t n) {
   const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
@@ -381,6 +482,27 @@ void attention(const KvLayer& cache, const float* q, const BatchView& batch,
          p.head_dim);
   }
   if (batch.n == 0) return;
+  // Batches of global layers share K/V loads across a tile of tokens and a head group;
+  // single tokens (decode) split their keys over the warps of one block instead.
+  const int group = p.n_head / p.n_head_kv;
+  if (batch.n > 1 && p.window == 0 && p.head_dim % 4 == 0 && group <= kMaxTileWarps) {
+    const int tile = std::min(4, kMaxTileWarps / group);
+    const size_t smem =
+        sizeof(float) * (kChunkKeys * (2 * p.head_dim + 4) + tile * group * p.head_dim);
+    static const bool configured = [] {
+      // Up to 256-wide heads: 4 * (32 * 516 + 16 * 256) = 82 KB, beyond the default 48 KB.
+      check(cudaFuncSetAttribute(attention_tiled_kernel,
+                                 cudaFuncAttributeMaxDynamicSharedMemorySize, 100 * 1024),
+            "cudaFuncSetAttribute");
+      return true;
+    }();
+    (void)configured;
+    const dim3 grid((batch.n + tile - 1) / tile, p.n_head_kv);
+    attention_tiled_kernel<<<grid, tile * group * kWarp, smem, stream>>>(
+        cache, q, batch.slots, batch.positions, batch.n, tile, p, out);
+    check_launch("attention");
+    return;
+  }
   attention_kernel<<<batch.n * p.n_head, kAttnWarps * kWarp, 0, stream>>>(cache, q, batch.slots,
                                                                           batch.positions, p, out);
   check_launch("attention");
