@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "backends/cuda/matvec_kernel.cuh"
+#include "backends/cuda/matvec_wide.cuh"
 #include "quant/types.h"
 
 using namespace concord;
@@ -31,10 +32,12 @@ struct Shape {
 using Grid =
     std::tuple<Tiling<1, 1, 2>, Tiling<1, 1, 4>, Tiling<1, 4, 2>, Tiling<2, 1, 2>, Tiling<2, 2, 2>,
                Tiling<2, 4, 2>, Tiling<4, 1, 1>, Tiling<4, 1, 2>, Tiling<4, 2, 2>, Tiling<4, 4, 2>>;
-using WideGrid = std::tuple<Tiling<1, 1, 1, true>, Tiling<1, 2, 1, true>, Tiling<2, 1, 1, true>,
-                            Tiling<2, 2, 1, true>, Tiling<4, 1, 1, true>, Tiling<4, 2, 1, true>,
-                            Tiling<4, 4, 1, true>, Tiling<8, 1, 1, true>, Tiling<8, 2, 1, true>,
-                            Tiling<8, 4, 1, true>>;
+// The wide loop with activations from global memory (long rows in production).
+using WideGlobalGrid =
+    std::tuple<Tiling<4, 2, 1, true>, Tiling<8, 2, 1, true>, Tiling<8, 4, 1, true>>;
+// The wide loop with staged activations (matvec_wide.cuh): rows per group R, warps per group S.
+using WideGrid = std::tuple<WideTiling<2, 1>, WideTiling<4, 1>, WideTiling<4, 2>, WideTiling<8, 1>,
+                            WideTiling<8, 2>, WideTiling<8, 4>, WideTiling<16, 4>>;
 
 struct Matrix {
   GgmlType type;
@@ -44,21 +47,19 @@ struct Matrix {
   float *x = nullptr, *out = nullptr;
 };
 
-template <typename Block, int BS, typename T>
-double seconds_per_launch(const Matrix& m) {
+// Seconds per launch of `launch(weights)`, cycling through the matrix copies.
+template <typename Launch>
+double seconds_per_launch(const Matrix& m, Launch launch) {
   constexpr int kLaunches = 200;
-  const auto launch = [&](int i) {
-    Jobs jobs;
-    jobs.job[0] = {m.copies[static_cast<size_t>(i) % m.copies.size()], m.out, m.shape.n_out};
-    jobs.count = 1;
-    launch_tiled<Block, BS, 1, T, Epilogue::Store, false>(jobs, m.shape.n_in, m.x, 1, nullptr);
+  const auto launch_copy = [&](int i) {
+    launch(m.copies[static_cast<size_t>(i) % m.copies.size()]);
   };
   cudaEvent_t start, stop;
   cudaEventCreate(&start);
   cudaEventCreate(&stop);
-  launch(0);  // warm-up
+  launch_copy(0);  // warm-up
   cudaEventRecord(start);
-  for (int i = 0; i < kLaunches; ++i) launch(i);
+  for (int i = 0; i < kLaunches; ++i) launch_copy(i);
   cudaEventRecord(stop);
   cudaEventSynchronize(stop);
   float ms = 0.0f;
@@ -68,15 +69,34 @@ double seconds_per_launch(const Matrix& m) {
   return ms / 1e3 / kLaunches;
 }
 
+Jobs one_job(const Matrix& m, const void* w) {
+  Jobs jobs;
+  jobs.job[0] = {w, m.out, m.shape.n_out};
+  jobs.count = 1;
+  return jobs;
+}
+
 template <typename Block, int BS>
 void run_grid(const Matrix& m) {
-  const auto gbs = [&](auto tiling) {
-    std::printf(" %6.0f", m.bytes / seconds_per_launch<Block, BS, decltype(tiling)>(m) / 1e9);
+  const auto print = [&](double seconds) { std::printf(" %6.0f", m.bytes / seconds / 1e9); };
+  const auto tiled = [&](auto tiling) {
+    print(seconds_per_launch(m, [&](const void* w) {
+      launch_tiled<Block, BS, 1, decltype(tiling), Epilogue::Store, false>(
+          one_job(m, w), m.shape.n_in, m.x, 1, nullptr);
+    }));
   };
-  std::apply([&](auto... tiling) { (gbs(tiling), ...); }, Grid{});
+  std::apply([&](auto... tiling) { (tiled(tiling), ...); }, Grid{});
   std::printf(" |");
   if constexpr (cuda::StepDecoder<Block>::kWide) {
-    std::apply([&](auto... tiling) { (gbs(tiling), ...); }, WideGrid{});
+    std::apply([&](auto... tiling) { (tiled(tiling), ...); }, WideGlobalGrid{});
+    std::printf(" |");
+    const auto wide = [&](auto tiling) {
+      print(seconds_per_launch(m, [&](const void* w) {
+        launch_wide<Block, BS, decltype(tiling), Epilogue::Store, false>(
+            one_job(m, w), m.shape.n_in, m.x, nullptr);
+      }));
+    };
+    std::apply([&](auto... tiling) { (wide(tiling), ...); }, WideGrid{});
   }
   std::printf("\n");
 }
@@ -85,9 +105,12 @@ void print_header() {
   const auto name = [](auto t) { std::printf("  %d.%d.%d", t.kRows, t.kSplit, t.kUnroll); };
   std::printf("%-5s %-10s %6s %6s |", "type", "shape", "n_in", "n_out");
   std::apply([&](auto... t) { (name(t), ...); }, Grid{});
-  std::printf(" | wide:");
-  std::apply([&](auto... t) { (name(t), ...); }, WideGrid{});
-  std::printf("   (GB/s per tiling R.S.U)\n");
+  std::printf(" | wide, x global:");
+  std::apply([&](auto... t) { (name(t), ...); }, WideGlobalGrid{});
+  std::printf(" | wide, x staged:");
+  const auto wide_name = [](auto t) { std::printf("  %4d.%d", t.kRows, t.kSplit); };
+  std::apply([&](auto... t) { (wide_name(t), ...); }, WideGrid{});
+  std::printf("   (GB/s per tiling R.S.U; staged R.S)\n");
 }
 
 Matrix make_matrix(GgmlType type, const Shape& s) {

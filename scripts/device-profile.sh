@@ -1,18 +1,27 @@
 #!/usr/bin/env bash
-# Per-kernel GPU time of decode steps (Nsight Compute) on a synthetic Llama-3.2-1B-shaped
-# model, through the `device` tool: scripts/device-profile.sh BIN_DIR [TYPE]
-# Writes $OUT/ncu.txt (full) and prints the per-kernel summary.
+# Per-kernel GPU time of decode steps (Nsight Compute) on a synthetic Llama-shaped model,
+# through the `device` tool: scripts/device-profile.sh BIN_DIR [TYPE] [SHAPE]
+# SHAPE: 1b (Llama-3.2-1B layout, the default) or 8b (Llama-3-8B layout).
+# Writes $OUT/ncu-TYPE-SHAPE.txt (full) and prints the per-kernel summary.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BIN="$1"
 TYPE="${2:-f16}"
+SHAPE="${3:-1b}"
 OUT="${OUT:-$PWD/device-out}"
 mkdir -p "$OUT"
 [[ -d "$BIN/lib" ]] && export LD_LIBRARY_PATH="$PWD/$BIN/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-m=/tmp/profile-$TYPE.gguf
-"$BIN/concord" synth -o "$m" --layers 16 --width 2048 --heads 32 --kv-heads 8 --ff 8192 \
-  --vocab 128256 --ctx 256 --type "$TYPE" --seed 1 >/dev/null
-# -p 0 -n 4: the warm-up and four decode steps; kernels inside CUDA graphs are profiled one by one.
-ncu --metrics gpu__time_duration.sum --print-summary per-kernel \
-  "$BIN/concord" bench -m "$m" --backend cuda -p 0 -n 4 -r 1 >"$OUT/ncu.txt" 2>&1
-grep -E "^  [a-zA-Z_].*\(|gpu__time_duration|Invocations" "$OUT/ncu.txt" | head -120
+case "$SHAPE" in
+  1b) dims="--layers 16 --width 2048 --heads 32 --kv-heads 8 --ff 8192" ;;
+  8b) dims="--layers 32 --width 4096 --heads 32 --kv-heads 8 --ff 14336" ;;
+  *) echo "unknown shape '$SHAPE' (expected 1b or 8b)" >&2; exit 2 ;;
+esac
+m=/tmp/profile-$TYPE-$SHAPE.gguf
+# shellcheck disable=SC2086
+"$BIN/concord" synth -o "$m" $dims --vocab 128256 --ctx 256 --type "$TYPE" --seed 1 >/dev/null
+# -p 0 -n 4: the warm-up and four decode steps; kernels inside CUDA graphs are profiled one
+# by one. --clock-control none: the clocks stay as the benchmarks see them.
+report="$OUT/ncu-$TYPE-$SHAPE.txt"
+ncu --clock-control none --metrics gpu__time_duration.sum --print-summary per-kernel \
+  "$BIN/concord" bench -m "$m" --backend cuda -p 0 -n 4 -r 1 >"$report" 2>&1
+grep -E "^  [a-zA-Z_].*\(|gpu__time_duration|Invocations" "$report" | head -120

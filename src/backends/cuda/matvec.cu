@@ -4,6 +4,7 @@
 
 #include "backends/cuda/kernels.cuh"
 #include "backends/cuda/matvec_kernel.cuh"
+#include "backends/cuda/matvec_wide.cuh"
 
 namespace concord::cuda {
 namespace {
@@ -12,24 +13,24 @@ using namespace matvec_detail;
 
 // Tilings, chosen from bench/cuda_matvec_bench's grid on an H100 (docs/perf.md).
 // Single-token steps: plain float rows take 4 rows per warp group, split over 2 warps when
-// the launch has few rows (<= 4096: more warps in flight); Q4_0, Q8_0 and Q4_K take the wide
-// loop of 32-element steps (8 rows over 2 warps, 8 over 4, 4 over 2); the other formats the
-// 8-element loop with one row per warp; gated launches half as many rows (each computes a
-// gate and an up row).
+// the launch has few rows (<= 4096: more warps in flight). Q4_0, Q8_0 and Q4_K take the
+// wide loop of 32-element steps: rows shorter than 8192 in matvec_wide.cuh's kernel with
+// staged activations (8 rows over 2 warps, 8 over 2, 4 over 1), longer rows (down
+// projections), whose staging would cost as much as their rows, in matvec_kernel.cuh's with
+// activations from global memory (8 rows over 4 warps, 8 over 4, 4 over 2). The other
+// formats take the 8-element loop with one row per warp. Gated launches take half as many
+// rows (each computes a gate and an up row).
 // Batched steps (up to 8 tokens) take one row per warp.
 template <typename Block>
 constexpr bool kFloatRows =
     std::is_same_v<Block, decode::F32Element> || std::is_same_v<Block, decode::F16Element> ||
     std::is_same_v<Block, decode::BF16Element>;
 template <typename Block>
-using WideTiling =
-    std::conditional_t<std::is_same_v<Block, BlockQ4_0>, Tiling<8, 2, 1, true>,
-                       std::conditional_t<std::is_same_v<Block, BlockQ8_0>, Tiling<8, 4, 1, true>,
-                                          Tiling<4, 2, 1, true>>>;
-// Q4_0 rows of 8192 elements or more (down projections) split over 4 warps.
+using StagedTiling =
+    std::conditional_t<std::is_same_v<Block, BlockQ4_K>, WideTiling<4, 1>, WideTiling<8, 2>>;
 template <typename Block>
-using WideTilingLongRows =
-    std::conditional_t<std::is_same_v<Block, BlockQ4_0>, Tiling<8, 4, 1, true>, WideTiling<Block>>;
+using LongRowTiling = std::conditional_t<std::is_same_v<Block, BlockQ4_K>, Tiling<4, 2, 1, true>,
+                                         Tiling<8, 4, 1, true>>;
 constexpr int64_t kLongRows = 8192;
 using FloatTiling = Tiling<4, 1, 2>;
 using FloatTilingFewRows = Tiling<4, 2, 2>;
@@ -63,8 +64,10 @@ void launch(GgmlType type, const Jobs& jobs, int64_t n_in, const float* x, int n
       if (n > 1) return run(BatchTiling{}, std::integral_constant<int, kMaxMatvecTokens>{});
       if constexpr (StepDecoder<B>::kWide) {
         if (n_in % StepDecoder<B>::kRowMultiple == 0) {
-          if (n_in >= kLongRows) return run(WideTilingLongRows<B>{}, one);
-          return run(WideTiling<B>{}, one);
+          using T = StagedTiling<B>;
+          using Rows = std::conditional_t<kGated, WideTiling<T::kRows / 2, T::kSplit>, T>;
+          if (n_in < kLongRows && launch_wide<B, BS, Rows, E, kNorm>(jobs, n_in, x, stream)) return;
+          return run(LongRowTiling<B>{}, one);
         }
       }
       if constexpr (kFloatRows<B>) {

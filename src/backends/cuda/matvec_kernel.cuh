@@ -144,14 +144,38 @@ __device__ __forceinline__ void dot_rows(const Block* const (&rows)[ROWS], int64
   }
 }
 
-// The wide loop (single tokens): acc[r] += row r · x over this warp's share of 32-element
-// steps (first, first + step, ...), decoded by StepDecoder; sumsq as in dot_rows.
+// The wide loop's arithmetic, for one 32-element step: acc[r] += the decoded step of row r
+// (StepDecoder raw words) · xs, the step's activations in two halves of 16, with xsum their
+// sums (used by formats with an offset).
+template <typename Block, int ROWS>
+__device__ __forceinline__ void accumulate_step(const typename StepDecoder<Block>::Raw (&raw)[ROWS],
+                                                int64_t step, const float (&xs)[2][16],
+                                                const float (&xsum)[2], float (&acc)[ROWS]) {
+  using Decoder = StepDecoder<Block>;
+#pragma unroll
+  for (int r = 0; r < ROWS; ++r) {
+    float q[2][16];
+    decode::Affine affine[2];
+    Decoder::decode(raw[r], step, q, affine);
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      float dot = 0.0f;
+#pragma unroll
+      for (int j = 0; j < 16; ++j) dot = fmaf(q[h][j], xs[h][j], dot);
+      acc[r] += affine[h].scale * dot;
+      if constexpr (Decoder::kOffset) acc[r] += affine[h].offset * xsum[h];
+    }
+  }
+}
+
+// The wide loop (single tokens) with activations read from global memory: acc[r] += row r · x
+// over this warp's share of 32-element steps (first, first + step, ...); sumsq as in
+// dot_rows. Long rows take it (see matvec_wide.cuh for the rest).
 template <typename Block, int ROWS, int U, bool kNorm>
 __device__ __forceinline__ void dot_rows_wide(const Block* const (&rows)[ROWS], int64_t n_in,
                                               const float* __restrict__ x,
                                               const float* __restrict__ gain, int64_t first,
-                                              int64_t step, float (&acc)[ROWS][1],
-                                              float (&sumsq)[1]) {
+                                              int64_t step, float (&acc)[ROWS], float& sumsq) {
   using Decoder = StepDecoder<Block>;
   const int64_t n_steps = n_in / 32;
 #pragma unroll U
@@ -170,7 +194,7 @@ __device__ __forceinline__ void dot_rows_wide(const Block* const (&rows)[ROWS], 
         load16(gain + start, gs);
 #pragma unroll
         for (int j = 0; j < 16; ++j) {
-          sumsq[0] = fmaf(xs[h][j], xs[h][j], sumsq[0]);
+          sumsq = fmaf(xs[h][j], xs[h][j], sumsq);
           xs[h][j] *= gs[j];
         }
       }
@@ -179,21 +203,32 @@ __device__ __forceinline__ void dot_rows_wide(const Block* const (&rows)[ROWS], 
         for (int j = 0; j < 16; ++j) xsum[h] += xs[h][j];
       }
     }
-#pragma unroll
-    for (int r = 0; r < ROWS; ++r) {
-      float q[2][16];
-      decode::Affine affine[2];
-      Decoder::decode(raw[r], s, q, affine);
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        float dot = 0.0f;
-#pragma unroll
-        for (int j = 0; j < 16; ++j) dot = fmaf(q[h][j], xs[h][j], dot);
-        acc[r][0] += affine[h].scale * dot;
-        if constexpr (Decoder::kOffset) acc[r][0] += affine[h].offset * xsum[h];
-      }
-    }
+    accumulate_step<Block, ROWS>(raw, s, xs, xsum, acc);
   }
+}
+
+// The job that warp group `group` works on and the group its rows start from, picked by
+// constant indices (indexing the parameter array at run time would copy it to the stack).
+__device__ __forceinline__ Job job_of_group(const Jobs& jobs, int n_jobs, int64_t group,
+                                            int64_t& job_first_group) {
+  Job job = jobs.job[0];
+  job_first_group = 0;
+#pragma unroll
+  for (int i = 1; i < kMaxJobs; ++i) {
+    if (i < n_jobs && group >= jobs.first_group[i])
+      job = jobs.job[i], job_first_group = jobs.first_group[i];
+  }
+  return job;
+}
+
+// Writes one output value: the row's dot (already scaled by the norm) and, for gated
+// launches, the matching up row's.
+template <Epilogue E>
+__device__ __forceinline__ void store_output(float* o, float value, float up) {
+  if constexpr (E == Epilogue::Store) *o = value;
+  if constexpr (E == Epilogue::Accumulate) *o += value;
+  if constexpr (E == Epilogue::SiluGate) *o = silu(value) * up;
+  if constexpr (E == Epilogue::GeluGate) *o = gelu_tanh(value) * up;
 }
 
 // Sums v[k] (K values, the same in every lane after warp_sum) over the S warps of each
@@ -232,15 +267,8 @@ __global__ void __launch_bounds__(kWarp* kWarpsPerBlock)
   const int n_jobs = kGated ? 1 : jobs.count;
   // Groups past the end still reach the block barrier of group_sum; they compute nothing.
   const bool active = group < jobs.first_group[n_jobs];
-  // This group's job, picked without indexing the parameter array (which would copy it to
-  // the stack).
-  Job job = jobs.job[0];
-  int64_t job_first_group = 0;
-#pragma unroll
-  for (int i = 1; i < kMaxJobs; ++i) {
-    if (i < n_jobs && group >= jobs.first_group[i])
-      job = jobs.job[i], job_first_group = jobs.first_group[i];
-  }
+  int64_t job_first_group;
+  const Job job = job_of_group(jobs, n_jobs, group, job_first_group);
   const int64_t row0 = (group - job_first_group) * R;
   const int64_t blocks_per_row = n_in / BS;
   const Block* rows[kRows];
@@ -263,8 +291,13 @@ __global__ void __launch_bounds__(kWarp* kWarpsPerBlock)
   if (active) {
     if constexpr (T::kWide) {
       static_assert(N == 1, "the wide loop takes single tokens");
-      dot_rows_wide<Block, kRows, T::kUnroll, kNorm>(rows, n_in, x, jobs.norm_weight,
-                                                     lane + kWarp * part, kWarp * S, acc, sumsq);
+      float row_acc[kRows];
+#pragma unroll
+      for (int r = 0; r < kRows; ++r) row_acc[r] = 0.0f;
+      dot_rows_wide<Block, kRows, T::kUnroll, kNorm>(
+          rows, n_in, x, jobs.norm_weight, lane + kWarp * part, kWarp * S, row_acc, sumsq[0]);
+#pragma unroll
+      for (int r = 0; r < kRows; ++r) acc[r][0] = row_acc[r];
     } else {
       dot_rows<Block, BS, N, kRows, T::kUnroll, kNorm>(rows, n_in, x, jobs.norm_weight, n,
                                                        lane + kWarp * part, kWarp * S, acc, sumsq);
@@ -287,12 +320,9 @@ __global__ void __launch_bounds__(kWarp* kWarpsPerBlock)
       if (t >= n || row0 + r >= job.n_out || lane != (r * N + t) % kWarp) continue;
       const float inv_rms = kNorm ? rsqrtf(sums[kRows * N + t] / n_in + jobs.norm_eps) : 1.0f;
       const float value = sums[r * N + t] * inv_rms;
-      float* o = job.out + t * job.n_out + row0 + r;
-      if constexpr (E == Epilogue::Store) *o = value;
-      if constexpr (E == Epilogue::Accumulate) *o += value;
-      if constexpr (E == Epilogue::SiluGate) *o = silu(value) * (sums[(R + r) * N + t] * inv_rms);
-      if constexpr (E == Epilogue::GeluGate)
-        *o = gelu_tanh(value) * (sums[(R + r) * N + t] * inv_rms);
+      float up = 0.0f;
+      if constexpr (kGated) up = sums[(R + r) * N + t] * inv_rms;
+      store_output<E>(job.out + t * job.n_out + row0 + r, value, up);
     }
   }
 }
