@@ -36,8 +36,8 @@ using Grid =
 using WideGlobalGrid =
     std::tuple<Tiling<4, 2, 1, true>, Tiling<8, 2, 1, true>, Tiling<8, 4, 1, true>>;
 // The wide loop with staged activations (matvec_wide.cuh): rows per group R, warps per group S.
-using WideGrid = std::tuple<WideTiling<2, 1>, WideTiling<4, 1>, WideTiling<4, 2>, WideTiling<8, 1>,
-                            WideTiling<8, 2>, WideTiling<8, 4>, WideTiling<16, 4>>;
+using WideGrid = std::tuple<WideTiling<2, 1>, WideTiling<2, 2>, WideTiling<4, 1>, WideTiling<4, 2>,
+                            WideTiling<4, 4>, WideTiling<8, 1>, WideTiling<8, 2>, WideTiling<8, 4>>;
 
 struct Matrix {
   GgmlType type;

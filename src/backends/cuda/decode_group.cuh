@@ -227,8 +227,9 @@ struct GroupDecoder<BlockQ6_K, kQKK> {
 
 // Lane steps of 32 elements for the wide loop of the matrix-vector kernel: a lane decodes
 // 32 codes from one load of 16 bytes or more (instead of 8 from 4), so each warp keeps four
-// times the weight bytes in flight. A step is two halves of 16 consecutive elements, each
-// with one affine map: half_start(step, h) is the first element of half h. Decoding has two
+// times the weight bytes in flight. A step is two halves of 16 elements, each with one affine
+// map, in pieces of 4 consecutive elements: piece_start(step, p) is the first element of
+// piece p, which decodes to q[p / 4][4 (p % 4) .. + 4). Decoding has two
 // phases so that a warp issues the loads of all its rows before it waits on any: load()
 // returns the step's raw words, decode() turns them into q[h][0..16) and affine[h].
 // Formats without a specialisation take the 8-element loop.
@@ -271,8 +272,8 @@ struct StepDecoder<BlockQ4_0> {
   static constexpr bool kOffset = true;
   static constexpr int kRowMultiple = 2 * kQK;  // see LegacyWords
   using Raw = LegacyWords<4>;
-  static __device__ __forceinline__ int64_t half_start(int64_t step, int h) {
-    return step * kQK + 16 * h;
+  static __device__ __forceinline__ int64_t piece_start(int64_t step, int p) {
+    return step * kQK + 4 * p;
   }
   static __device__ __forceinline__ Raw load(const BlockQ4_0* row, int64_t step) {
     return Raw::load(row + step);
@@ -297,8 +298,8 @@ struct StepDecoder<BlockQ8_0> {
   static constexpr bool kOffset = false;
   static constexpr int kRowMultiple = 2 * kQK;
   using Raw = LegacyWords<8>;
-  static __device__ __forceinline__ int64_t half_start(int64_t step, int h) {
-    return step * kQK + 16 * h;
+  static __device__ __forceinline__ int64_t piece_start(int64_t step, int p) {
+    return step * kQK + 4 * p;
   }
   static __device__ __forceinline__ Raw load(const BlockQ8_0* row, int64_t step) {
     return Raw::load(row + step);
@@ -322,9 +323,9 @@ struct StepDecoder<BlockQ4_K> {
   static constexpr bool kWide = true;
   static constexpr bool kOffset = true;
   static constexpr int kRowMultiple = kQKK;
-  static __device__ __forceinline__ int64_t half_start(int64_t step, int h) {
+  static __device__ __forceinline__ int64_t piece_start(int64_t step, int p) {
     const int k = static_cast<int>(step % 8);
-    return step / 8 * kQKK + 64 * (k / 2) + 16 * (k % 2) + 32 * h;
+    return step / 8 * kQKK + 64 * (k / 2) + 16 * (k % 2) + 32 * (p / 4) + 4 * (p % 4);
   }
   struct Raw {
     uint4 head, codes;

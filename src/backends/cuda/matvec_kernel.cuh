@@ -60,6 +60,11 @@ __device__ __forceinline__ void load8(const float* p, float (&v)[8]) {
   v[0] = a.x, v[1] = a.y, v[2] = a.z, v[3] = a.w, v[4] = b.x, v[5] = b.y, v[6] = b.z, v[7] = b.w;
 }
 
+__device__ __forceinline__ void load4(const float* p, float* v) {
+  const float4 f = *reinterpret_cast<const float4*>(p);
+  v[0] = f.x, v[1] = f.y, v[2] = f.z, v[3] = f.w;
+}
+
 __device__ __forceinline__ void load16(const float* p, float (&v)[16]) {
 #pragma unroll
   for (int i = 0; i < 4; ++i) {
@@ -186,19 +191,23 @@ __device__ __forceinline__ void dot_rows_wide(const Block* const (&rows)[ROWS], 
     for (int r = 0; r < ROWS; ++r) raw[r] = Decoder::load(rows[r], s);
     float xs[2][16], xsum[2] = {0.0f, 0.0f};
 #pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      const int64_t start = Decoder::half_start(s, h);
-      load16(x + start, xs[h]);
+    for (int p = 0; p < 8; ++p) {
+      float* piece = xs[p / 4] + 4 * (p % 4);
+      const int64_t start = Decoder::piece_start(s, p);
+      load4(x + start, piece);
       if constexpr (kNorm) {
-        float gs[16];
-        load16(gain + start, gs);
+        float gs[4];
+        load4(gain + start, gs);
 #pragma unroll
-        for (int j = 0; j < 16; ++j) {
-          sumsq = fmaf(xs[h][j], xs[h][j], sumsq);
-          xs[h][j] *= gs[j];
+        for (int j = 0; j < 4; ++j) {
+          sumsq = fmaf(piece[j], piece[j], sumsq);
+          piece[j] *= gs[j];
         }
       }
-      if constexpr (Decoder::kOffset) {
+    }
+    if constexpr (Decoder::kOffset) {
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
 #pragma unroll
         for (int j = 0; j < 16; ++j) xsum[h] += xs[h][j];
       }

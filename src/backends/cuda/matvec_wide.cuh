@@ -1,15 +1,15 @@
 // The single-token matrix-vector kernel of the formats with a StepDecoder (Q4_0, Q8_0,
 // Q4_K): each lane decodes one 32-element step of a row at a time, R rows at once.
 //
-// Activations come from shared memory. A lane's step is 32 consecutive floats of x
-// (Q4_K: two runs of 16), so lanes of one warp read x at a 128-byte stride: from global
-// memory every 16-byte load of the warp touches 32 cache lines, and Nsight Compute showed
-// those L1 wavefronts, more than the weights', bounding the register-fed kernel near
-// 2 TB/s. Each block therefore first copies x (times the norm gain, when one is fused) into
-// shared memory in step order, 36 floats per step: the 4-float pad puts the 8 lanes of each
-// quarter-warp on distinct banks, so a warp reads its 32 steps' 16-byte pieces without
-// conflicts. The block then stays resident and walks warp groups gridDim.x apart, so the
-// copy happens once per resident block, not per group.
+// Activations come from shared memory. A lane's step is 32 floats of x in runs of 16 or 32
+// consecutive ones, so lanes of one warp read x at a 64- or 128-byte stride: from global
+// memory every 16-byte load of the warp touches 16 to 32 cache lines, more L1 wavefronts
+// than the weights' own loads take, and Nsight Compute showed the register-fed kernel
+// stalled on L1 and under 2.1 TB/s even on the largest matrices. Each block therefore first copies
+// x (times the norm gain, when one is fused) into shared memory in step order, 36 floats per step:
+// the 4-float pad puts the 8 lanes of each quarter-warp on distinct banks, so a warp reads its 32
+// steps' 16-byte pieces without conflicts. The block then stays resident and walks warp groups
+// gridDim.x apart, so the copy happens once per resident block, not per group.
 //
 // WideTiling<R, S>: a group of S warps computes R consecutive rows (gated launches: R gate
 // rows and the matching R up rows), warp `part` of the group taking steps
@@ -40,9 +40,9 @@ inline size_t staged_bytes(int64_t n_in) {
   return static_cast<size_t>(n_in / 32) * kStagedStride * sizeof(float);
 }
 
-// staged[s * kStagedStride + 16 h + j] = x[half_start(s, h) + j] (* gain, with a norm), for
-// every step s of the row; returns the sum of x^2 over the row (every thread gets it) when
-// kNorm, else 0.
+// staged[s * kStagedStride + 4 p + j] = x[piece_start(s, p) + j] (* gain, with a norm), for
+// every step s of the row and piece p of it; returns the sum of x^2 over the row (every thread gets
+// it) when kNorm, else 0.
 template <typename Decoder, bool kNorm>
 __device__ __forceinline__ float stage_activations(const float* __restrict__ x,
                                                    const float* __restrict__ gain, int64_t n_in,
@@ -51,8 +51,8 @@ __device__ __forceinline__ float stage_activations(const float* __restrict__ x,
   float squares = 0.0f;
   for (int64_t i = threadIdx.x; i < n_in / 4; i += blockDim.x) {
     const int64_t step = i / 8;
-    const int piece = static_cast<int>(i % 8);  // 4 floats: half piece / 4, quarter piece % 4
-    const int64_t source = Decoder::half_start(step, piece / 4) + 4 * (piece % 4);
+    const int piece = static_cast<int>(i % 8);
+    const int64_t source = Decoder::piece_start(step, piece);
     float4 v = *reinterpret_cast<const float4*>(x + source);
     if constexpr (kNorm) {
       squares += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
