@@ -36,8 +36,9 @@ using Grid =
 using WideGlobalGrid =
     std::tuple<Tiling<4, 2, 1, true>, Tiling<8, 2, 1, true>, Tiling<8, 4, 1, true>>;
 // The wide loop with staged activations (matvec_wide.cuh): rows per group R, warps per group S.
-using WideGrid = std::tuple<WideTiling<2, 1>, WideTiling<2, 2>, WideTiling<4, 1>, WideTiling<4, 2>,
-                            WideTiling<4, 4>, WideTiling<8, 1>, WideTiling<8, 2>, WideTiling<8, 4>>;
+using WideGrid = std::tuple<WideTiling<4, 1, 4>, WideTiling<8, 2, 4>, WideTiling<4, 2, 8>,
+                            WideTiling<8, 2, 8>, WideTiling<8, 4, 8>, WideTiling<4, 2, 16>,
+                            WideTiling<4, 4, 16>, WideTiling<8, 2, 16>, WideTiling<8, 4, 16>>;
 
 struct Matrix {
   GgmlType type;
@@ -108,9 +109,9 @@ void print_header() {
   std::printf(" | wide, x global:");
   std::apply([&](auto... t) { (name(t), ...); }, WideGlobalGrid{});
   std::printf(" | wide, x staged:");
-  const auto wide_name = [](auto t) { std::printf("  %4d.%d", t.kRows, t.kSplit); };
+  const auto wide_name = [](auto t) { std::printf(" %2d.%d.%-2d", t.kRows, t.kSplit, t.kWarps); };
   std::apply([&](auto... t) { (wide_name(t), ...); }, WideGrid{});
-  std::printf("   (GB/s per tiling R.S.U; staged R.S)\n");
+  std::printf("   (GB/s per tiling R.S.U; staged R.S.W)\n");
 }
 
 Matrix make_matrix(GgmlType type, const Shape& s) {

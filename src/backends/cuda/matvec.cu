@@ -29,7 +29,7 @@ constexpr bool kFloatRows =
     std::is_same_v<Block, decode::BF16Element>;
 template <typename Block>
 using StagedTiling =
-    std::conditional_t<std::is_same_v<Block, BlockQ4_K>, WideTiling<4, 1>, WideTiling<8, 2>>;
+    std::conditional_t<std::is_same_v<Block, BlockQ4_K>, WideTiling<4, 1, 4>, WideTiling<8, 2, 4>>;
 template <typename Block>
 using LongRowTiling = std::conditional_t<std::is_same_v<Block, BlockQ4_K>, Tiling<4, 2, 1, true>,
                                          Tiling<8, 4, 1, true>>;
@@ -67,7 +67,8 @@ void launch(GgmlType type, const Jobs& jobs, int64_t n_in, const float* x, int n
       if constexpr (StepDecoder<B>::kWide) {
         if (n_in % StepDecoder<B>::kRowMultiple == 0) {
           using T = StagedTiling<B>;
-          using Rows = std::conditional_t<kGated, WideTiling<T::kRows / 2, T::kSplit>, T>;
+          using Rows =
+              std::conditional_t<kGated, WideTiling<T::kRows / 2, T::kSplit, T::kWarps>, T>;
           if (n_in < kLongRows && launch_wide<B, BS, Rows, E, kNorm>(jobs, n_in, x, stream)) return;
           return run(LongRowTiling<B>{}, one);
         }

@@ -241,11 +241,11 @@ __device__ __forceinline__ void store_output(float* o, float value, float up) {
 }
 
 // Sums v[k] (K values, the same in every lane after warp_sum) over the S warps of each
-// group through shared memory; every warp of the group gets the totals.
-template <int S, int K>
+// group through shared memory (blocks of W warps); every warp of the group gets the totals.
+template <int S, int W = kWarpsPerBlock, int K>
 __device__ __forceinline__ void group_sum(float (&v)[K]) {
   if constexpr (S > 1) {
-    __shared__ float partial[kWarpsPerBlock][K];
+    __shared__ float partial[W][K];
     const int warp_in_block = threadIdx.x / kWarp, lane = threadIdx.x % kWarp;
 #pragma unroll
     for (int k = 0; k < K; ++k) {

@@ -11,9 +11,10 @@
 // steps' 16-byte pieces without conflicts. The block then stays resident and walks warp groups
 // gridDim.x apart, so the copy happens once per resident block, not per group.
 //
-// WideTiling<R, S>: a group of S warps computes R consecutive rows (gated launches: R gate
+// WideTiling<R, S, W>: a group of S warps computes R consecutive rows (gated launches: R gate
 // rows and the matching R up rows), warp `part` of the group taking steps
-// lane + 32 * (part + S * i). Epilogues and the fused input norm as in matvec_kernel.cuh.
+// lane + 32 * (part + S * i); blocks of W warps share one staged x. Epilogues and the fused input
+// norm as in matvec_kernel.cuh.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -25,11 +26,12 @@
 
 namespace concord::cuda::matvec_detail {
 
-template <int R, int S>
+template <int R, int S, int W>
 struct WideTiling {
-  static_assert(kWarpsPerBlock % S == 0, "a block holds whole warp groups");
+  static_assert(W % S == 0, "a block holds whole warp groups");
   static constexpr int kRows = R;
   static constexpr int kSplit = S;
+  static constexpr int kWarps = W;  // warps per block, sharing one staged copy of x
 };
 
 constexpr int kStagedStride = 36;  // floats per staged step: 32 and a bank-spreading pad
@@ -43,11 +45,11 @@ inline size_t staged_bytes(int64_t n_in) {
 // staged[s * kStagedStride + 4 p + j] = x[piece_start(s, p) + j] (* gain, with a norm), for
 // every step s of the row and piece p of it; returns the sum of x^2 over the row (every thread gets
 // it) when kNorm, else 0.
-template <typename Decoder, bool kNorm>
+template <typename Decoder, int W, bool kNorm>
 __device__ __forceinline__ float stage_activations(const float* __restrict__ x,
                                                    const float* __restrict__ gain, int64_t n_in,
                                                    float* staged) {
-  __shared__ float warp_squares[kWarpsPerBlock];
+  __shared__ float warp_squares[W];
   float squares = 0.0f;
   for (int64_t i = threadIdx.x; i < n_in / 4; i += blockDim.x) {
     const int64_t step = i / 8;
@@ -69,7 +71,7 @@ __device__ __forceinline__ float stage_activations(const float* __restrict__ x,
   float total = 0.0f;
   if constexpr (kNorm) {
 #pragma unroll
-    for (int w = 0; w < kWarpsPerBlock; ++w) total += warp_squares[w];
+    for (int w = 0; w < W; ++w) total += warp_squares[w];
   }
   return total;
 }
@@ -96,16 +98,17 @@ __device__ __forceinline__ void dot_step(const Block* const (&rows)[ROWS], int64
 }
 
 template <typename Block, int BS, typename T, Epilogue E, bool kNorm>
-__global__ void __launch_bounds__(kWarp* kWarpsPerBlock)
+__global__ void __launch_bounds__(kWarp* T::kWarps)
     matvec_wide_kernel(Jobs jobs, int64_t n_in, const float* __restrict__ x) {
   using Decoder = StepDecoder<Block>;
   constexpr int R = T::kRows, S = T::kSplit;
-  constexpr int kGroupsPerBlock = kWarpsPerBlock / S;
+  constexpr int kGroupsPerBlock = T::kWarps / S;
   constexpr bool kGated = E == Epilogue::SiluGate || E == Epilogue::GeluGate;
   constexpr int kRows = kGated ? 2 * R : R;
   extern __shared__ float4 staged_storage[];
   float* staged = reinterpret_cast<float*>(staged_storage);
-  const float squares = stage_activations<Decoder, kNorm>(x, jobs.norm_weight, n_in, staged);
+  const float squares =
+      stage_activations<Decoder, T::kWarps, kNorm>(x, jobs.norm_weight, n_in, staged);
   const float inv_rms = kNorm ? rsqrtf(squares / n_in + jobs.norm_eps) : 1.0f;
 
   const int warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp, part = warp % S;
@@ -138,7 +141,7 @@ __global__ void __launch_bounds__(kWarp* kWarpsPerBlock)
     }
 #pragma unroll
     for (int r = 0; r < kRows; ++r) acc[r] = warp_sum(acc[r]);
-    group_sum<S>(acc);
+    group_sum<S, T::kWarps>(acc);
     if (active && part == 0) {
 #pragma unroll
       for (int r = 0; r < R; ++r) {
@@ -168,20 +171,19 @@ bool launch_wide(Jobs jobs, int64_t n_in, const float* x, cudaStream_t stream) {
   check(cudaGetDevice(&device), "device");
   check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), "SM count");
   int per_sm = 0;
-  check(
-      cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kWarp * kWarpsPerBlock, smem),
-      "matvec occupancy");
+  check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kWarp * T::kWarps, smem),
+        "matvec occupancy");
   constexpr bool kGated = E == Epilogue::SiluGate || E == Epilogue::GeluGate;
   const int n_jobs = kGated ? 1 : jobs.count;
   for (int j = 0; j < n_jobs; ++j) {
     jobs.first_group[j + 1] = jobs.first_group[j] + (jobs.job[j].n_out + T::kRows - 1) / T::kRows;
   }
-  constexpr int kGroupsPerBlock = kWarpsPerBlock / T::kSplit;
+  constexpr int kGroupsPerBlock = T::kWarps / T::kSplit;
   const int64_t needed = (jobs.first_group[n_jobs] + kGroupsPerBlock - 1) / kGroupsPerBlock;
   if (needed == 0) return true;
   const auto blocks = static_cast<unsigned>(
       std::min<int64_t>(needed, static_cast<int64_t>(std::max(1, per_sm)) * sms));
-  kernel<<<blocks, kWarp * kWarpsPerBlock, smem, stream>>>(jobs, n_in, x);
+  kernel<<<blocks, kWarp * T::kWarps, smem, stream>>>(jobs, n_in, x);
   return true;
 }
 
