@@ -244,9 +244,9 @@ __global__ void attention_kernel(KvLayer c, const float* __restrict__ q,
   }
 }
 
-// Batched attention (prefill) of global layers: one block per (tile of batch tokens, KV
-// head) with kTileWarps warps; warp w takes query head w % group of that KV head's group and
-// kTokensPerWarp consecutive tokens of the tile. K and V rows are staged in shared memory
+// Batched attention (prefill) of global layers: one block per (KV head, tile of batch
+// tokens) with up to kTileWarps warps; warp w takes query head w % group of that KV head's group
+// and kTokensPerWarp consecutive tokens of the tile. K and V rows are staged in shared memory
 // kChunkKeys at a time (4 values per load) and serve every query of the block, so each is
 // read once per tile of tokens instead of once per (token, head). A lane owns a key
 // of the chunk for the scores (K rows padded by 4 floats: conflict-free 16-byte reads) and
@@ -279,7 +279,9 @@ __global__ void __launch_bounds__(kTileWarps* kWarp)
   float* ks = smem;                        // [kChunkKeys][hd + 4]
   float* vs = ks + kChunkKeys * k_stride;  // [kChunkKeys][hd]
   float* qs = vs + kChunkKeys * hd;        // [warps][kTokensPerWarp][hd]
-  const int kv_head = blockIdx.y, t0 = blockIdx.x * tile;
+  // Blocks start in index order, KV heads fastest and the batch's last tiles (the longest key
+  // ranges of a causal prefill) first: short tiles fill in behind the long ones.
+  const int kv_head = blockIdx.x, t0 = (gridDim.y - 1 - blockIdx.y) * tile;
   const int warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp;
   const int h = kv_head * group + warp % group;
   const int first = t0 + warp / group * kTokensPerWarp;  // this warp's tokens: first + j
@@ -538,7 +540,7 @@ void attention(const KvLayer& cache, const float* q, const BatchView& batch,
       return true;
     }();
     (void)configured;
-    const dim3 grid((batch.n + tile - 1) / tile, p.n_head_kv);
+    const dim3 grid(p.n_head_kv, (batch.n + tile - 1) / tile);
     attention_tiled_kernel<<<grid, warps * kWarp, smem, stream>>>(
         cache, q, batch.slots, batch.positions, batch.n, tile, p, out);
     check_launch("attention");
