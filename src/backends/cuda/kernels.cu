@@ -254,11 +254,12 @@ __global__ void attention_kernel(KvLayer c, const float* __restrict__ q,
 // may sit in different slots: the block passes once per distinct slot.
 constexpr int kChunkKeys = 32;
 constexpr int kTileWarps = 16;
-// Tokens per warp, and tokens per tile at most: 4 tokens per warp (16-token tiles) measured
-// slower on 512-token prefills, 14.4k against 15.5k t/s on the 8B shape: fewer and longer
-// blocks, the causal tiles at the end of the batch running alone.
-constexpr int kTokensPerWarp = 1;
-constexpr int kMaxTileTokens = 4;
+// Tokens per warp, and tokens per tile at most, measured on 512-token prefills of the 8B
+// shape (F16, longest tiles first): 1 and 4 -> 17.5k t/s, 2 and 8 -> 17.7k; before the
+// longest-first order, 4 and 16 ran at 14.4k against 16.0k for 1 and 4 (fewer, longer
+// blocks, the causal tiles at the end of the batch running alone).
+constexpr int kTokensPerWarp = 2;
+constexpr int kMaxTileTokens = 8;
 
 // 4 consecutive values of a KV cache row (i a multiple of 4).
 __device__ __forceinline__ float4 load_kv4(const void* base, KvType type, int64_t i) {
