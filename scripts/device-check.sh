@@ -7,8 +7,10 @@
 # BIN_DIR holds prebuilt `concord` and `ops_test` (and shared/ with the stories model and
 # golden file); without it the script builds the `cuda` preset first.
 # Stages can be skipped with SKIP="ops parity families matvec bench"; BENCH_SHAPES (1b, 8b) and
-# BENCH_TYPES pick benchmark shapes and types. DEFAULT_MODEL=path adds CPU<->CUDA parity and a benchmark of that model file (the
-# 250 MB default model travels in chunks: see docs/perf.md).
+# BENCH_TYPES pick benchmark shapes and types, PARITY_TYPES the synthetic parity models'
+# weight types, MATVEC_TYPES the decode-kernel benchmark's. DEFAULT_MODEL=path adds
+# CPU<->CUDA parity and a benchmark of that model file (the 250 MB default model travels
+# in chunks: see docs/perf.md).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-$PWD/device-out}"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Per-kernel GPU time of decode steps (Nsight Compute) on a synthetic Llama-shaped model,
 # through the `device` tool: scripts/device-profile.sh BIN_DIR [TYPE] [SHAPE]
-# SHAPE: 1b (Llama-3.2-1B layout, the default) or 8b (Llama-3-8B layout).
+# SHAPE: 1b (Llama-3.2-1B layout, the default) or 8b (Llama-3-8B layout). PREFILL=1
+# profiles a 512-token prompt instead (twice: the warm-up and the timed run).
 # Writes $OUT/ncu-TYPE-SHAPE.txt (full) and prints the per-kernel summary.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -18,10 +19,12 @@ case "$SHAPE" in
 esac
 m=/tmp/profile-$TYPE-$SHAPE.gguf
 # shellcheck disable=SC2086
-"$BIN/concord" synth -o "$m" $dims --vocab 128256 --ctx 256 --type "$TYPE" --seed 1 >/dev/null
+"$BIN/concord" synth -o "$m" $dims --vocab 128256 --ctx 1024 --type "$TYPE" --seed 1 >/dev/null
 # -p 0 -n 4: the warm-up and four decode steps; kernels inside CUDA graphs are profiled one
 # by one. --clock-control none: the clocks stay as the benchmarks see them.
+steps=(-p 0 -n 4)
+[[ "${PREFILL:-0}" == 1 ]] && steps=(-p 512 -n 0)
 report="$OUT/ncu-$TYPE-$SHAPE.txt"
 ncu --clock-control none --metrics gpu__time_duration.sum --print-summary per-kernel \
-  "$BIN/concord" bench -m "$m" --backend cuda -p 0 -n 4 -r 1 >"$report" 2>&1
+  "$BIN/concord" bench -m "$m" --backend cuda "${steps[@]}" -r 1 >"$report" 2>&1
 grep -E "^  [a-zA-Z_].*\(|gpu__time_duration|Invocations" "$report" | head -120
