@@ -230,6 +230,22 @@ __device__ __forceinline__ Job job_of_group(const Jobs& jobs, int n_jobs, int64_
   return job;
 }
 
+// The rows of the warp group whose first output row is row0 of `job`: rows[r] for r < R and,
+// for gated launches, the matching rows of the up matrix (jobs.job[1]) in rows[R + r]. Rows
+// past the end (n_out % R) re-read the last row and are not stored.
+template <typename Block, int R, bool kGated>
+__device__ __forceinline__ void group_rows(const Jobs& jobs, const Job& job, int64_t row0,
+                                           int64_t blocks_per_row,
+                                           const Block* (&rows)[kGated ? 2 * R : R]) {
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+    const int64_t row = max(int64_t{0}, min(row0 + r, job.n_out - 1));
+    rows[r] = static_cast<const Block*>(job.w) + row * blocks_per_row;
+    if constexpr (kGated)
+      rows[R + r] = static_cast<const Block*>(jobs.job[1].w) + row * blocks_per_row;
+  }
+}
+
 // Writes one output value: the row's dot (already scaled by the norm) and, for gated
 // launches, the matching up row's.
 template <Epilogue E>
@@ -281,14 +297,7 @@ __global__ void __launch_bounds__(kWarp* kWarpsPerBlock)
   const int64_t row0 = (group - job_first_group) * R;
   const int64_t blocks_per_row = n_in / BS;
   const Block* rows[kRows];
-#pragma unroll
-  for (int r = 0; r < R; ++r) {
-    // Rows past the end (n_out % R) re-read the last row and are not stored.
-    const int64_t row = max(int64_t{0}, min(row0 + r, job.n_out - 1));
-    rows[r] = static_cast<const Block*>(job.w) + row * blocks_per_row;
-    if constexpr (kGated)
-      rows[R + r] = static_cast<const Block*>(jobs.job[1].w) + row * blocks_per_row;
-  }
+  group_rows<Block, R, kGated>(jobs, job, row0, blocks_per_row, rows);
   // sums[r * N + t]: row r's dot with x[t]; sums[kRows * N + t]: x[t]'s sum of squares.
   float acc[kRows][N], sumsq[N];
 #pragma unroll

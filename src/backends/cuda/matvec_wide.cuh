@@ -124,14 +124,7 @@ __global__ void __launch_bounds__(kWarp* T::kWarps)
     const Job job = job_of_group(jobs, n_jobs, active ? group : 0, job_first_group);
     const int64_t row0 = (group - job_first_group) * R;
     const Block* rows[kRows];
-#pragma unroll
-    for (int r = 0; r < R; ++r) {
-      // Rows past the end (n_out % R) re-read the last row and are not stored.
-      const int64_t row = max(int64_t{0}, min(row0 + r, job.n_out - 1));
-      rows[r] = static_cast<const Block*>(job.w) + row * blocks_per_row;
-      if constexpr (kGated)
-        rows[R + r] = static_cast<const Block*>(jobs.job[1].w) + row * blocks_per_row;
-    }
+    group_rows<Block, R, kGated>(jobs, job, row0, blocks_per_row, rows);
     float acc[kRows];
 #pragma unroll
     for (int r = 0; r < kRows; ++r) acc[r] = 0.0f;
