@@ -106,11 +106,13 @@ struct Context {
   }
 };
 
-// Weight n_in sizes valid for a type: multiples of its block size, odd block counts too.
+// Weight n_in sizes valid for a type: multiples of its block size, odd block counts too,
+// and for block formats a row of 8192 or more (backends may take another path for long
+// rows: the CUDA decode kernel reads activations from global memory there).
 std::vector<int64_t> input_widths(GgmlType type) {
   const int64_t block = type_info(type).block_size;
-  if (block == 256) return {256, 768};
-  if (block == 32) return {96, 512};
+  if (block == 256) return {256, 768, 8448};
+  if (block == 32) return {96, 512, 8256};
   return {97, 512};  // plain float formats: odd widths exercise the kernels' tails
 }
 
@@ -363,103 +365,110 @@ void check_kv_and_attention(Context& ctx) {
 void check_fused_matmuls(Context& ctx) {
   constexpr float kEps = 1e-5f;
   for (GgmlType type : ctx.backend.capabilities().weight_types) {
-    const int64_t n_in = input_widths(type).back();
-    for (const auto& shape : {std::pair<int64_t, int>{33, 1}, {130, 5}, {64, 12}}) {
-      const int64_t n_out = shape.first;
-      const int n = shape.second;
-      const std::vector<float> x = gaussian(ctx.rng, n_in * n, 3.0f),
-                               gain = gaussian(ctx.rng, n_in);
-      std::vector<float> x_normed(x.size());
-      reference::rms_norm(x.data(), gain.data(), x_normed.data(), n, static_cast<int>(n_in), kEps);
-      Guarded dx = Guarded::of(ctx.backend, x), dgain = Guarded::of(ctx.backend, gain);
-      Guarded dscratch(ctx.backend, nullptr, x.size() * sizeof(float));
-      // Three matrices sharing x (Q, K, V, the last narrower); the first two double as
-      // gate and up, the first as the residual projection.
-      std::vector<std::vector<uint8_t>> w;
-      std::vector<Guarded> dw, dout;
-      std::vector<Weight> weights;
-      dw.reserve(3);
-      dout.reserve(3);
-      for (int i = 0; i < 3; ++i) {
-        const int64_t rows = i == 2 ? n_out / 2 + 1 : n_out;
-        w.push_back(quantize(type, gaussian(ctx.rng, n_in * rows)));
-        dw.push_back(Guarded::of(ctx.backend, w[i]));
-        dout.emplace_back(ctx.backend, nullptr, static_cast<size_t>(rows * n) * sizeof(float));
-        weights.push_back({type, n_in, rows, dw[i].ptr<void>()});
-      }
-      // want[i] = W_i · input, for the input itself or its normalised rows.
-      auto reference_products = [&](const std::vector<float>& input) {
-        std::vector<std::vector<float>> want(3);
+    // The two widest rows: a short one and, for block formats, a long one.
+    const std::vector<int64_t> widths = input_widths(type);
+    for (const int64_t n_in : {widths[widths.size() - 2], widths.back()}) {
+      for (const auto& shape : {std::pair<int64_t, int>{33, 1}, {130, 5}, {64, 12}}) {
+        const int64_t n_out = shape.first;
+        const int n = shape.second;
+        const std::vector<float> x = gaussian(ctx.rng, n_in * n, 3.0f),
+                                 gain = gaussian(ctx.rng, n_in);
+        std::vector<float> x_normed(x.size());
+        reference::rms_norm(x.data(), gain.data(), x_normed.data(), n, static_cast<int>(n_in),
+                            kEps);
+        Guarded dx = Guarded::of(ctx.backend, x), dgain = Guarded::of(ctx.backend, gain);
+        Guarded dscratch(ctx.backend, nullptr, x.size() * sizeof(float));
+        // Three matrices sharing x (Q, K, V, the last narrower); the first two double as
+        // gate and up, the first as the residual projection.
+        std::vector<std::vector<uint8_t>> w;
+        std::vector<Guarded> dw, dout;
+        std::vector<Weight> weights;
+        dw.reserve(3);
+        dout.reserve(3);
         for (int i = 0; i < 3; ++i) {
-          want[i].resize(static_cast<size_t>(weights[i].n_out * n));
-          reference::matmul({type, n_in, weights[i].n_out, w[i].data()}, input.data(),
-                            want[i].data(), n);
+          const int64_t rows = i == 2 ? n_out / 2 + 1 : n_out;
+          w.push_back(quantize(type, gaussian(ctx.rng, n_in * rows)));
+          dw.push_back(Guarded::of(ctx.backend, w[i]));
+          dout.emplace_back(ctx.backend, nullptr, static_cast<size_t>(rows * n) * sizeof(float));
+          weights.push_back({type, n_in, rows, dw[i].ptr<void>()});
         }
-        return want;
-      };
-      const double weight_bytes = static_cast<double>(w[0].size() + w[1].size() + w[2].size());
-      auto finish = [&](std::string op, const std::vector<float>& got,
-                        const std::vector<float>& expected, bool guards,
-                        const std::function<void()>& call) {
-        OpCheck c{std::move(op), std::string(type_name(type)),
-                  fmt::format("in={} out={} n={}", n_in, n_out, n)};
-        c.threshold = kAccumulating;
-        c.guards_intact = guards;
-        c.bytes = weight_bytes;
-        ctx.finish(c, got, expected, call);
-      };
-
-      for (const bool with_norm : {false, true}) {
-        const auto want = reference_products(with_norm ? x_normed : x);
-        const InputNorm norm =
-            with_norm ? InputNorm{dgain.ptr<float>(), kEps, dscratch.ptr<float>()} : InputNorm{};
-        const std::string suffix = with_norm ? "+norm" : "";
-        auto project = [&] {
-          ctx.backend.project({{weights[0], dout[0].ptr<float>()},
-                               {weights[1], dout[1].ptr<float>()},
-                               {weights[2], dout[2].ptr<float>()}},
-                              dx.ptr<float>(), n, norm);
+        // want[i] = W_i · input, for the input itself or its normalised rows.
+        auto reference_products = [&](const std::vector<float>& input) {
+          std::vector<std::vector<float>> want(3);
+          for (int i = 0; i < 3; ++i) {
+            want[i].resize(static_cast<size_t>(weights[i].n_out * n));
+            reference::matmul({type, n_in, weights[i].n_out, w[i].data()}, input.data(),
+                              want[i].data(), n);
+          }
+          return want;
         };
-        project();
-        bool guards = true;
-        std::vector<float> got, expected;
-        for (int i = 0; i < 3; ++i) {
-          const auto part = dout[i].read<float>(guards);
-          got.insert(got.end(), part.begin(), part.end());
-          expected.insert(expected.end(), want[i].begin(), want[i].end());
-        }
-        finish("project" + suffix, got, expected, guards, project);
+        const double weight_bytes = static_cast<double>(w[0].size() + w[1].size() + w[2].size());
+        auto finish = [&](std::string op, const std::vector<float>& got,
+                          const std::vector<float>& expected, bool guards,
+                          const std::function<void()>& call) {
+          OpCheck c{std::move(op), std::string(type_name(type)),
+                    fmt::format("in={} out={} n={}", n_in, n_out, n)};
+          c.threshold = kAccumulating;
+          c.guards_intact = guards;
+          c.bytes = weight_bytes;
+          ctx.finish(c, got, expected, call);
+        };
 
-        for (const GatedActivation act : {GatedActivation::Silu, GatedActivation::GeluTanh}) {
-          std::vector<float> gated(want[0].size());
-          const auto combine = act == GatedActivation::Silu ? reference::swiglu : reference::geglu;
-          combine(want[0].data(), want[1].data(), gated.data(), static_cast<int64_t>(gated.size()));
-          auto call = [&] {
-            ctx.backend.gated_matmul(weights[0], weights[1], dx.ptr<float>(), dout[0].ptr<float>(),
-                                     dout[1].ptr<float>(), n, act, norm);
+        for (const bool with_norm : {false, true}) {
+          const auto want = reference_products(with_norm ? x_normed : x);
+          const InputNorm norm =
+              with_norm ? InputNorm{dgain.ptr<float>(), kEps, dscratch.ptr<float>()} : InputNorm{};
+          const std::string suffix = with_norm ? "+norm" : "";
+          auto project = [&] {
+            ctx.backend.project({{weights[0], dout[0].ptr<float>()},
+                                 {weights[1], dout[1].ptr<float>()},
+                                 {weights[2], dout[2].ptr<float>()}},
+                                dx.ptr<float>(), n, norm);
           };
-          call();
-          guards = true;
-          got = dout[0].read<float>(guards);
-          const char* name = act == GatedActivation::Silu ? "gated_matmul" : "gated_matmul_gelu";
-          finish(name + suffix, got, gated, guards, call);
-        }
-      }
+          project();
+          bool guards = true;
+          std::vector<float> got, expected;
+          for (int i = 0; i < 3; ++i) {
+            const auto part = dout[i].read<float>(guards);
+            got.insert(got.end(), part.begin(), part.end());
+            expected.insert(expected.end(), want[i].begin(), want[i].end());
+          }
+          finish("project" + suffix, got, expected, guards, project);
 
-      const auto want = reference_products(x);
-      const std::vector<float> residual = gaussian(ctx.rng, n_out * n);
-      std::vector<float> sum(residual.size());
-      reference::add(residual.data(), want[0].data(), sum.data(), static_cast<int64_t>(sum.size()));
-      Guarded dres = Guarded::of(ctx.backend, residual);
-      auto accumulate = [&] {
-        ctx.backend.matmul_add(weights[0], dx.ptr<float>(), dres.ptr<float>(), dout[0].ptr<float>(),
-                               n);
-      };
-      accumulate();
-      bool guards = true;
-      const auto got = dres.read<float>(guards);
-      // Timing keeps accumulating into the same output; only the first result is checked.
-      finish("matmul_add", got, sum, guards, accumulate);
+          for (const GatedActivation act : {GatedActivation::Silu, GatedActivation::GeluTanh}) {
+            std::vector<float> gated(want[0].size());
+            const auto combine =
+                act == GatedActivation::Silu ? reference::swiglu : reference::geglu;
+            combine(want[0].data(), want[1].data(), gated.data(),
+                    static_cast<int64_t>(gated.size()));
+            auto call = [&] {
+              ctx.backend.gated_matmul(weights[0], weights[1], dx.ptr<float>(),
+                                       dout[0].ptr<float>(), dout[1].ptr<float>(), n, act, norm);
+            };
+            call();
+            guards = true;
+            got = dout[0].read<float>(guards);
+            const char* name = act == GatedActivation::Silu ? "gated_matmul" : "gated_matmul_gelu";
+            finish(name + suffix, got, gated, guards, call);
+          }
+        }
+
+        const auto want = reference_products(x);
+        const std::vector<float> residual = gaussian(ctx.rng, n_out * n);
+        std::vector<float> sum(residual.size());
+        reference::add(residual.data(), want[0].data(), sum.data(),
+                       static_cast<int64_t>(sum.size()));
+        Guarded dres = Guarded::of(ctx.backend, residual);
+        auto accumulate = [&] {
+          ctx.backend.matmul_add(weights[0], dx.ptr<float>(), dres.ptr<float>(),
+                                 dout[0].ptr<float>(), n);
+        };
+        accumulate();
+        bool guards = true;
+        const auto got = dres.read<float>(guards);
+        // Timing keeps accumulating into the same output; only the first result is checked.
+        finish("matmul_add", got, sum, guards, accumulate);
+      }
     }
   }
 }
