@@ -534,7 +534,8 @@ void attention(const KvLayer& cache, const float* q, const BatchView& batch,
     const size_t smem =
         sizeof(float) * (kChunkKeys * (2 * p.head_dim + 4) + warps * kTokensPerWarp * p.head_dim);
     static const bool configured = [] {
-      // Up to 256-wide heads: 4 * (32 * 516 + 16 * 256) = 82 KB, beyond the default 48 KB.
+      // Up to 256-wide heads: 4 * (32 * 516 + 16 warps * 2 tokens * 256) = 99 KB, beyond the
+      // default 48 KB.
       check(cudaFuncSetAttribute(attention_tiled_kernel,
                                  cudaFuncAttributeMaxDynamicSharedMemorySize, 100 * 1024),
             "cudaFuncSetAttribute");

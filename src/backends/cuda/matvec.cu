@@ -19,9 +19,8 @@ using namespace matvec_detail;
 // projections), whose staging would cost as much as their rows, in matvec_kernel.cuh's with
 // activations from global memory (8 rows over 4 warps, 8 over 4, 4 over 2). (F16 rows
 // through the staged kernel, in runs of 8 per lane, measured slower than the plain loop:
-// 8B tg128 139.5 against 144 t/s.) The other
-// formats take the 8-element loop with one row per warp. Gated launches take half as many
-// rows (each computes a gate and an up row).
+// 8B tg128 139.5 against 144 t/s.) The other formats take the 8-element loop with one row
+// per warp. Gated launches take half as many rows (each computes a gate and an up row).
 // Batched steps (up to 8 tokens) take one row per warp.
 template <typename Block>
 constexpr bool kFloatRows =
