@@ -3,9 +3,11 @@
 #include <cuda_fp16.h>
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "backends/cuda/activation.cuh"
 #include "backends/cuda/decode_group.cuh"
+#include "backends/cuda/dependent_launch.cuh"
 #include "backends/cuda/warp.cuh"
 #include "quant/decode.h"
 #include "quant/types.h"
@@ -28,6 +30,7 @@ __device__ __forceinline__ __half to_half_saturated(float v) {
 template <typename Block, int BS>
 __global__ void dequantize_rows_kernel(const Block* __restrict__ w, int64_t n_in, int64_t first,
                                        int64_t count, __half* __restrict__ out) {
+  await_previous_and_allow_next();
   const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (idx >= count * n_in) return;
   const int64_t e = (first * n_in) + idx;  // element index in the whole matrix
@@ -39,6 +42,7 @@ __global__ void dequantize_rows_kernel(const Block* __restrict__ w, int64_t n_in
 template <typename Block, int BS>
 __global__ void dequantize_groups_kernel(const Block* __restrict__ w, int64_t n_in, int64_t first,
                                          int64_t count, __half* __restrict__ out) {
+  await_previous_and_allow_next();
   using Decoder = GroupDecoder<Block, BS>;
   const int64_t group = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (group >= count * n_in / 8) return;
@@ -53,6 +57,7 @@ __global__ void dequantize_groups_kernel(const Block* __restrict__ w, int64_t n_
 }
 
 __global__ void to_half_kernel(const float* __restrict__ x, __half* __restrict__ out, int64_t n) {
+  await_previous_and_allow_next();
   const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (idx < n) out[idx] = to_half_saturated(x[idx]);
 }
@@ -60,6 +65,7 @@ __global__ void to_half_kernel(const float* __restrict__ x, __half* __restrict__
 template <typename Block, int BS>
 __global__ void embed_kernel(const Block* __restrict__ table, int64_t n_in,
                              const int32_t* __restrict__ tokens, int n, float* __restrict__ out) {
+  await_previous_and_allow_next();
   const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (idx >= n * n_in) return;
   const int64_t t = idx / n_in, i = idx % n_in;
@@ -73,6 +79,7 @@ constexpr int kNormThreads = 256;
 
 __global__ void rms_norm_kernel(const float* __restrict__ x, const float* __restrict__ weight,
                                 float* __restrict__ out, int dim, float eps) {
+  await_previous_and_allow_next();
   __shared__ float partial[kNormThreads / kWarp];
   const float* xr = x + static_cast<int64_t>(blockIdx.x) * dim;
   float sum = 0.0f;
@@ -106,6 +113,7 @@ __device__ __forceinline__ void rotate_pair(float* v, int i, int position, const
 // One thread per rotated pair.
 __global__ void rope_kernel(float* __restrict__ x, const int32_t* __restrict__ positions, int n,
                             int n_heads, int head_dim, RopeParams p) {
+  await_previous_and_allow_next();
   const int half = p.n_rot / 2;
   const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (idx >= static_cast<int64_t>(n) * n_heads * half) return;
@@ -129,6 +137,7 @@ __device__ void store_kv_value(void* base, KvType type, int64_t i, float v) {
 __global__ void store_kv_kernel(KvLayer c, const float* __restrict__ k, const float* __restrict__ v,
                                 const int32_t* __restrict__ slots,
                                 const int32_t* __restrict__ positions, int n) {
+  await_previous_and_allow_next();
   const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (idx >= n * c.kv_width) return;
   const int64_t t = idx / c.kv_width, i = idx % c.kv_width;
@@ -146,6 +155,7 @@ __global__ void rope_store_kv_kernel(float* __restrict__ q, float* __restrict__ 
                                      const int32_t* __restrict__ slots,
                                      const int32_t* __restrict__ positions, int n, int n_head,
                                      int n_head_kv, int head_dim, RopeParams p) {
+  await_previous_and_allow_next();
   const int pairs = head_dim / 2, heads = n_head + n_head_kv;
   const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (idx >= static_cast<int64_t>(n) * heads * pairs) return;
@@ -180,6 +190,7 @@ __global__ void attention_kernel(KvLayer c, const float* __restrict__ q,
                                  const int32_t* __restrict__ slots,
                                  const int32_t* __restrict__ positions, AttentionParams p,
                                  float* __restrict__ out) {
+  await_previous_and_allow_next();
   const int t = blockIdx.x / p.n_head, h = blockIdx.x % p.n_head;
   const int warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp;
   const int first = p.window > 0 ? max(0, positions[t] - p.window + 1) : 0;
@@ -275,6 +286,7 @@ __global__ void __launch_bounds__(kTileWarps* kWarp)
     attention_tiled_kernel(KvLayer c, const float* __restrict__ q,
                            const int32_t* __restrict__ slots, const int32_t* __restrict__ positions,
                            int n, int tile, AttentionParams p, float* __restrict__ out) {
+  await_previous_and_allow_next();
   extern __shared__ float smem[];
   const int hd = p.head_dim, k_stride = hd + 4, group = p.n_head / p.n_head_kv;
   float* ks = smem;                        // [kChunkKeys][hd + 4]
@@ -388,6 +400,7 @@ __global__ void __launch_bounds__(kTileWarps* kWarp)
 
 __global__ void swiglu_kernel(const float* __restrict__ gate, const float* __restrict__ up,
                               float* __restrict__ out, int64_t n) {
+  await_previous_and_allow_next();
   const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < n) {
     out[i] = silu(gate[i]) * up[i];
@@ -396,6 +409,7 @@ __global__ void swiglu_kernel(const float* __restrict__ gate, const float* __res
 
 __global__ void geglu_kernel(const float* __restrict__ gate, const float* __restrict__ up,
                              float* __restrict__ out, int64_t n) {
+  await_previous_and_allow_next();
   const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < n) {
     out[i] = gelu_tanh(gate[i]) * up[i];
@@ -404,28 +418,33 @@ __global__ void geglu_kernel(const float* __restrict__ gate, const float* __rest
 
 __global__ void add_bias_kernel(float* __restrict__ x, const float* __restrict__ bias, int64_t n,
                                 int dim) {
+  await_previous_and_allow_next();
   const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < n) x[i] += bias[i % dim];
 }
 
 __global__ void scale_kernel(float* __restrict__ x, float factor, int64_t n) {
+  await_previous_and_allow_next();
   const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < n) x[i] *= factor;
 }
 
 __global__ void softcap_kernel(float* __restrict__ x, float cap, int64_t n) {
+  await_previous_and_allow_next();
   const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < n) x[i] = cap * tanhf(x[i] / cap);
 }
 
 __global__ void add_kernel(const float* __restrict__ a, const float* __restrict__ b,
                            float* __restrict__ out, int64_t n) {
+  await_previous_and_allow_next();
   const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < n) out[i] = a[i] + b[i];
 }
 
 __global__ void gather_rows_kernel(const float* __restrict__ x, const int32_t* __restrict__ rows,
                                    int n_rows, int dim, float* __restrict__ out) {
+  await_previous_and_allow_next();
   const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < static_cast<int64_t>(n_rows) * dim)
     out[i] = x[static_cast<int64_t>(rows[i / dim]) * dim + i % dim];
@@ -433,11 +452,12 @@ __global__ void gather_rows_kernel(const float* __restrict__ x, const int32_t* _
 
 constexpr int kThreads = 256;
 
-void check_launch(const char* what) {
-  check(cudaGetLastError(), what);
-}
-
 }  // namespace
+
+bool dependent_launches_enabled() {
+  static const bool enabled = std::getenv("CONCORD_NO_PDL") == nullptr;
+  return enabled;
+}
 
 void check(cudaError_t status, const char* what) {
   if (status != cudaSuccess) fail("CUDA {} failed: {}", what, cudaGetErrorString(status));
@@ -454,58 +474,59 @@ void dequantize_rows(const Weight& w, int64_t first, int64_t count, __half* out,
     using T = decltype(tag);
     const auto* blocks = static_cast<const typename T::Block*>(w.data);
     if (w.n_in % 8 == 0) {
-      dequantize_groups_kernel<typename T::Block, T::kBlockSize>
-          <<<blocks_for(count * w.n_in / 8, kThreads), kThreads, 0, stream>>>(blocks, w.n_in, first,
-                                                                              count, out);
+      check(launch_dependent(dequantize_groups_kernel<typename T::Block, T::kBlockSize>,
+                             blocks_for(count * w.n_in / 8, kThreads), kThreads, 0, stream, blocks,
+                             w.n_in, first, count, out),
+            "dequantize_rows");
     } else {
-      dequantize_rows_kernel<typename T::Block, T::kBlockSize>
-          <<<blocks_for(count * w.n_in, kThreads), kThreads, 0, stream>>>(blocks, w.n_in, first,
-                                                                          count, out);
+      check(launch_dependent(dequantize_rows_kernel<typename T::Block, T::kBlockSize>,
+                             blocks_for(count * w.n_in, kThreads), kThreads, 0, stream, blocks,
+                             w.n_in, first, count, out),
+            "dequantize_rows");
     }
   });
-  check_launch("dequantize_rows");
 }
 
 void to_half(const float* x, __half* out, int64_t n, cudaStream_t stream) {
   if (n == 0) return;
-  to_half_kernel<<<blocks_for(n, kThreads), kThreads, 0, stream>>>(x, out, n);
-  check_launch("to_half");
+  check(launch_dependent(to_half_kernel, blocks_for(n, kThreads), kThreads, 0, stream, x, out, n),
+        "to_half");
 }
 
 void embed(const Weight& table, const BatchView& batch, float* out, cudaStream_t stream) {
   dispatch(table.type, [&](auto tag) {
     using T = decltype(tag);
-    embed_kernel<typename T::Block, T::kBlockSize>
-        <<<blocks_for(batch.n * table.n_in, kThreads), kThreads, 0, stream>>>(
-            static_cast<const typename T::Block*>(table.data), table.n_in, batch.tokens, batch.n,
-            out);
+    check(launch_dependent(embed_kernel<typename T::Block, T::kBlockSize>,
+                           blocks_for(batch.n * table.n_in, kThreads), kThreads, 0, stream,
+                           static_cast<const typename T::Block*>(table.data), table.n_in,
+                           batch.tokens, batch.n, out),
+          "embed");
   });
-  check_launch("embed");
 }
 
 void rms_norm(const float* x, const float* weight, float* out, int n, int dim, float eps,
               cudaStream_t stream) {
   if (n == 0) return;
-  rms_norm_kernel<<<n, kNormThreads, 0, stream>>>(x, weight, out, dim, eps);
-  check_launch("rms_norm");
+  check(launch_dependent(rms_norm_kernel, n, kNormThreads, 0, stream, x, weight, out, dim, eps),
+        "rms_norm");
 }
 
 void rope(float* x, const BatchView& batch, int n_heads, int head_dim, const RopeParams& p,
           cudaStream_t stream) {
   const int64_t pairs = static_cast<int64_t>(batch.n) * n_heads * (p.n_rot / 2);
   if (pairs == 0) return;
-  rope_kernel<<<blocks_for(pairs, kThreads), kThreads, 0, stream>>>(x, batch.positions, batch.n,
-                                                                    n_heads, head_dim, p);
-  check_launch("rope");
+  check(launch_dependent(rope_kernel, blocks_for(pairs, kThreads), kThreads, 0, stream, x,
+                         batch.positions, batch.n, n_heads, head_dim, p),
+        "rope");
 }
 
 void store_kv(const KvLayer& cache, const float* k, const float* v, const BatchView& batch,
               cudaStream_t stream) {
   const int64_t n = batch.n * cache.kv_width;
   if (n == 0) return;
-  store_kv_kernel<<<blocks_for(n, kThreads), kThreads, 0, stream>>>(cache, k, v, batch.slots,
-                                                                    batch.positions, batch.n);
-  check_launch("store_kv");
+  check(launch_dependent(store_kv_kernel, blocks_for(n, kThreads), kThreads, 0, stream, cache, k, v,
+                         batch.slots, batch.positions, batch.n),
+        "store_kv");
 }
 
 void rope_store_kv(float* q, float* k, const float* v, const KvLayer& cache, const BatchView& batch,
@@ -513,9 +534,10 @@ void rope_store_kv(float* q, float* k, const float* v, const KvLayer& cache, con
   const int64_t threads =
       static_cast<int64_t>(batch.n) * (a.n_head + a.n_head_kv) * (a.head_dim / 2);
   if (threads == 0) return;
-  rope_store_kv_kernel<<<blocks_for(threads, kThreads), kThreads, 0, stream>>>(
-      q, k, v, cache, batch.slots, batch.positions, batch.n, a.n_head, a.n_head_kv, a.head_dim, p);
-  check_launch("rope_store_kv");
+  check(launch_dependent(rope_store_kv_kernel, blocks_for(threads, kThreads), kThreads, 0, stream,
+                         q, k, v, cache, batch.slots, batch.positions, batch.n, a.n_head,
+                         a.n_head_kv, a.head_dim, p),
+        "rope_store_kv");
 }
 
 void attention(const KvLayer& cache, const float* q, const BatchView& batch,
@@ -543,59 +565,63 @@ void attention(const KvLayer& cache, const float* q, const BatchView& batch,
     }();
     (void)configured;
     const dim3 grid(p.n_head_kv, (batch.n + tile - 1) / tile);
-    attention_tiled_kernel<<<grid, warps * kWarp, smem, stream>>>(
-        cache, q, batch.slots, batch.positions, batch.n, tile, p, out);
-    check_launch("attention");
+    check(launch_dependent(attention_tiled_kernel, grid, warps * kWarp, smem, stream, cache, q,
+                           batch.slots, batch.positions, batch.n, tile, p, out),
+          "attention");
     return;
   }
-  attention_kernel<<<batch.n * p.n_head, kAttnWarps * kWarp, 0, stream>>>(cache, q, batch.slots,
-                                                                          batch.positions, p, out);
-  check_launch("attention");
+  check(launch_dependent(attention_kernel, batch.n * p.n_head, kAttnWarps * kWarp, 0, stream, cache,
+                         q, batch.slots, batch.positions, p, out),
+        "attention");
 }
 
 void swiglu(const float* gate, const float* up, float* out, int64_t n, cudaStream_t stream) {
   if (n == 0) return;
-  swiglu_kernel<<<blocks_for(n, kThreads), kThreads, 0, stream>>>(gate, up, out, n);
-  check_launch("swiglu");
+  check(launch_dependent(swiglu_kernel, blocks_for(n, kThreads), kThreads, 0, stream, gate, up, out,
+                         n),
+        "swiglu");
 }
 
 void geglu(const float* gate, const float* up, float* out, int64_t n, cudaStream_t stream) {
   if (n == 0) return;
-  geglu_kernel<<<blocks_for(n, kThreads), kThreads, 0, stream>>>(gate, up, out, n);
-  check_launch("geglu");
+  check(launch_dependent(geglu_kernel, blocks_for(n, kThreads), kThreads, 0, stream, gate, up, out,
+                         n),
+        "geglu");
 }
 
 void add_bias(float* x, const float* bias, int n, int dim, cudaStream_t stream) {
   const int64_t count = static_cast<int64_t>(n) * dim;
   if (count == 0) return;
-  add_bias_kernel<<<blocks_for(count, kThreads), kThreads, 0, stream>>>(x, bias, count, dim);
-  check_launch("add_bias");
+  check(launch_dependent(add_bias_kernel, blocks_for(count, kThreads), kThreads, 0, stream, x, bias,
+                         count, dim),
+        "add_bias");
 }
 
 void scale(float* x, float factor, int64_t n, cudaStream_t stream) {
   if (n == 0) return;
-  scale_kernel<<<blocks_for(n, kThreads), kThreads, 0, stream>>>(x, factor, n);
-  check_launch("scale");
+  check(launch_dependent(scale_kernel, blocks_for(n, kThreads), kThreads, 0, stream, x, factor, n),
+        "scale");
 }
 
 void softcap(float* x, float cap, int64_t n, cudaStream_t stream) {
   if (n == 0) return;
-  softcap_kernel<<<blocks_for(n, kThreads), kThreads, 0, stream>>>(x, cap, n);
-  check_launch("softcap");
+  check(launch_dependent(softcap_kernel, blocks_for(n, kThreads), kThreads, 0, stream, x, cap, n),
+        "softcap");
 }
 
 void add(const float* a, const float* b, float* out, int64_t n, cudaStream_t stream) {
   if (n == 0) return;
-  add_kernel<<<blocks_for(n, kThreads), kThreads, 0, stream>>>(a, b, out, n);
-  check_launch("add");
+  check(launch_dependent(add_kernel, blocks_for(n, kThreads), kThreads, 0, stream, a, b, out, n),
+        "add");
 }
 
 void gather_rows(const float* x, const int32_t* rows, int n_rows, int dim, float* out,
                  cudaStream_t stream) {
   const int64_t n = static_cast<int64_t>(n_rows) * dim;
   if (n == 0) return;
-  gather_rows_kernel<<<blocks_for(n, kThreads), kThreads, 0, stream>>>(x, rows, n_rows, dim, out);
-  check_launch("gather_rows");
+  check(launch_dependent(gather_rows_kernel, blocks_for(n, kThreads), kThreads, 0, stream, x, rows,
+                         n_rows, dim, out),
+        "gather_rows");
 }
 
 }  // namespace concord::cuda

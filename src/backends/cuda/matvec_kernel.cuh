@@ -21,6 +21,8 @@
 
 #include "backends/cuda/activation.cuh"
 #include "backends/cuda/decode_group.cuh"
+#include "backends/cuda/dependent_launch.cuh"
+#include "backends/cuda/kernels.cuh"
 #include "backends/cuda/warp.cuh"
 
 namespace concord::cuda::matvec_detail {
@@ -298,6 +300,7 @@ __global__ void __launch_bounds__(kWarp* kWarpsPerBlock)
   const int64_t blocks_per_row = n_in / BS;
   const Block* rows[kRows];
   group_rows<Block, R, kGated>(jobs, job, row0, blocks_per_row, rows);
+  await_previous_and_allow_next();  // x is the previous kernel's output
   // sums[r * N + t]: row r's dot with x[t]; sums[kRows * N + t]: x[t]'s sum of squares.
   float acc[kRows][N], sumsq[N];
 #pragma unroll
@@ -356,8 +359,9 @@ void launch_tiled(Jobs jobs, int64_t n_in, const float* x, int n, cudaStream_t s
   const int64_t warps = jobs.first_group[n_jobs] * T::kSplit;
   const auto blocks = static_cast<unsigned>((warps + kWarpsPerBlock - 1) / kWarpsPerBlock);
   if (blocks == 0) return;
-  matvec_kernel<Block, BS, N, T, E, kNorm>
-      <<<blocks, kWarp * kWarpsPerBlock, 0, stream>>>(jobs, n_in, x, n);
+  check(launch_dependent(matvec_kernel<Block, BS, N, T, E, kNorm>, blocks, kWarp * kWarpsPerBlock,
+                         0, stream, jobs, n_in, x, n),
+        "matvec");
 }
 
 }  // namespace concord::cuda::matvec_detail

@@ -105,6 +105,7 @@ __global__ void __launch_bounds__(kWarp* T::kWarps)
   constexpr int kGroupsPerBlock = T::kWarps / S;
   constexpr bool kGated = E == Epilogue::SiluGate || E == Epilogue::GeluGate;
   constexpr int kRows = kGated ? 2 * R : R;
+  await_previous_and_allow_next();  // x is the previous kernel's output
   extern __shared__ float4 staged_storage[];
   float* staged = reinterpret_cast<float*>(staged_storage);
   const float squares =
@@ -176,7 +177,7 @@ bool launch_wide(Jobs jobs, int64_t n_in, const float* x, cudaStream_t stream) {
   if (needed == 0) return true;
   const auto blocks = static_cast<unsigned>(
       std::min<int64_t>(needed, static_cast<int64_t>(std::max(1, per_sm)) * sms));
-  kernel<<<blocks, kWarp * T::kWarps, smem, stream>>>(jobs, n_in, x);
+  check(launch_dependent(kernel, blocks, kWarp * T::kWarps, smem, stream, jobs, n_in, x), "matvec");
   return true;
 }
 

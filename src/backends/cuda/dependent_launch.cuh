@@ -1,0 +1,62 @@
+// Programmatic dependent launches (Hopper): a kernel launched with launch_dependent() may
+// start while the kernel before it in the stream still runs, so its launch latency overlaps
+// that kernel's tail. Decode steps are chains of short kernels (six per layer), where those
+// gaps are a large share of the step. (Loading the first weights before the wait was tried:
+// the extra live registers cost more occupancy than the overlap gained; docs/perf.md.)
+//
+// The contract, in every kernel launched this way:
+//   1. before await_previous_kernel(), read only what no earlier kernel writes (weights),
+//      and write nothing;
+//   2. await_previous_kernel(): returns once the previous kernel has finished and its
+//      writes are visible (and, by induction, every kernel before it);
+//   3. allow_next_kernel() right after it: the next kernel may now be scheduled. Allowing it
+//      earlier would let a chain of kernels, each allowing the next, sit waiting on the SMs.
+// A kernel launched normally may call both: they then do nothing.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <utility>
+
+namespace concord::cuda {
+
+__device__ __forceinline__ void await_previous_kernel() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
+__device__ __forceinline__ void allow_next_kernel() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;" :::);
+#endif
+}
+
+// Both, in the contract's order: for kernels with nothing to read ahead.
+__device__ __forceinline__ void await_previous_and_allow_next() {
+  await_previous_kernel();
+  allow_next_kernel();
+}
+
+// Whether launches may overlap (on unless CONCORD_NO_PDL is set; read once).
+bool dependent_launches_enabled();
+
+// kernel<<<grid, block, smem, stream>>>(args...), allowed to overlap the kernel before it
+// (see the contract above).
+template <typename... Params, typename... Args>
+cudaError_t launch_dependent(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem,
+                             cudaStream_t stream, Args&&... args) {
+  cudaLaunchAttribute overlap{};
+  overlap.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  overlap.val.programmaticStreamSerializationAllowed = dependent_launches_enabled() ? 1 : 0;
+  cudaLaunchConfig_t config{};
+  config.gridDim = grid;
+  config.blockDim = block;
+  config.dynamicSmemBytes = smem;
+  config.stream = stream;
+  config.attrs = &overlap;
+  config.numAttrs = 1;
+  return cudaLaunchKernelEx(&config, kernel, std::forward<Args>(args)...);
+}
+
+}  // namespace concord::cuda
