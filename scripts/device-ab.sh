@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Decode A/B of two concord builds in one device call, interleaved (a b a b) so that both
+# see the same machine: the lent H100s differ by several percent from one lease to the next
+# (docs/perf.md), more than many changes are worth.
+#
+#   scripts/device-ab.sh CONCORD_A CONCORD_B     (through the `device` tool)
+# TYPES (default q8_0), SHAPES (1b, 8b; default 8b 1b) and REPS (default 3) pick the
+# synthetic models and repetitions; prints tg128 t/s and utilisation per build and round.
+set -uo pipefail
+[[ $# -eq 2 && -x "$1" && -x "$2" ]] || { echo "usage: $0 CONCORD_A CONCORD_B (executables)" >&2; exit 2; }
+builds=("$(realpath "$1")" "$(realpath "$2")")
+# Builds with `serve` link cpp-httplib, absent on the device: a lib/ beside them may carry it.
+lib="$(dirname "${builds[0]}")/lib"
+[[ -d "$lib" ]] && export LD_LIBRARY_PATH="$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+for shape in ${SHAPES:-8b 1b}; do
+  case "$shape" in
+    1b) dims="--layers 16 --width 2048 --heads 32 --kv-heads 8 --ff 8192" ;;
+    8b) dims="--layers 32 --width 4096 --heads 32 --kv-heads 8 --ff 14336" ;;
+    *) echo "unknown shape '$shape' (expected 1b or 8b)" >&2; exit 2 ;;
+  esac
+  for t in ${TYPES:-q8_0}; do
+    m="/tmp/ab-$t-$shape.gguf"
+    # shellcheck disable=SC2086
+    "${builds[0]}" synth -o "$m" $dims --vocab 128256 --ctx 1024 --type "$t" --seed 1 >/dev/null || exit 1
+    for round in 1 2; do
+      for i in 0 1; do
+        rate=$("${builds[$i]}" bench -m "$m" --backend cuda -p 0 -n 128 -r "${REPS:-3}" 2>&1 |
+          grep -E "tg128" | head -1 | awk -F'|' '{print $7, $9}')
+        echo "$shape $t round $round $([[ $i == 0 ]] && echo A || echo B): $rate"
+      done
+    done
+    rm -f "$m"
+  done
+done
