@@ -1,8 +1,13 @@
 #include "backend/backend.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace concord {
+
+double rope_inverse_frequency(int pair, const RopeParams& p) {
+  return std::pow(static_cast<double>(p.freq_base), -2.0 * pair / p.n_rot);
+}
 
 std::string_view kv_type_name(KvType type) {
   return type == KvType::F32 ? "f32" : "f16";

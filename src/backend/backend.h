@@ -73,6 +73,10 @@ struct RopeParams {
   const float* freq_factors = nullptr;  // [n_rot/2] divisors of the frequencies, or null
 };
 
+// base^(-2 pair / n_rot) in double: a rotated pair's frequency before scaling and factors.
+// Every backend takes it from here, so that angles agree to the bit.
+double rope_inverse_frequency(int pair, const RopeParams& p);
+
 // One layer's key/value cache: [n_slots, n_ctx, kv_width] for K and for V. Position p of
 // a slot lives in row p mod n_ctx, so a sliding-window layer can keep a ring of only
 // window + (tokens per step) rows; a global layer has n_ctx above every position.

@@ -45,7 +45,7 @@ void matmul(const Weight& w, const float* x, float* out, int n) {
 
 double rope_theta(int pair, int32_t position, const RopeParams& p) {
   // theta_i = p * scale * base^(-2i / n_rot) / factor_i
-  const double inv_freq = std::pow(static_cast<double>(p.freq_base), -2.0 * pair / p.n_rot);
+  const double inv_freq = rope_inverse_frequency(pair, p);
   const double factor = p.freq_factors != nullptr ? p.freq_factors[pair] : 1.0;
   return position * static_cast<double>(p.freq_scale) * inv_freq / factor;
 }

@@ -94,12 +94,29 @@ __global__ void rms_norm_kernel(const float* __restrict__ x, const float* __rest
   for (int i = threadIdx.x; i < dim; i += blockDim.x) yr[i] = xr[i] * inv_rms * weight[i];
 }
 
+// rope_inverse_frequency of every pair, computed on the host (the device's pow in double
+// costs microseconds on a decode step's critical path and may differ in the last bit) and
+// passed by value with the launch.
+constexpr int kMaxRopePairs = 128;  // head dims up to 256, the attention kernel's limit too
+struct InverseFrequencies {
+  double pair[kMaxRopePairs];
+};
+
+InverseFrequencies inverse_frequencies(const RopeParams& p) {
+  if (p.n_rot / 2 > kMaxRopePairs) {
+    fail("the CUDA rope kernels rotate up to {} dimensions, got {}", 2 * kMaxRopePairs, p.n_rot);
+  }
+  InverseFrequencies f{};
+  for (int i = 0; i < p.n_rot / 2; ++i) f.pair[i] = rope_inverse_frequency(i, p);
+  return f;
+}
+
 // Rotates the pair of dims (a, b) of one head vector v for pair index i < n_rot / 2 at
 // `position`; angles in double, as the reference computes them.
 __device__ __forceinline__ void rotate_pair(float* v, int i, int position, const RopeParams& p,
-                                            int& a, int& b) {
+                                            const InverseFrequencies& f, int& a, int& b) {
   const int half = p.n_rot / 2;
-  const double inv_freq = pow(static_cast<double>(p.freq_base), -2.0 * i / p.n_rot);
+  const double inv_freq = f.pair[i];
   const double factor = p.freq_factors != nullptr ? p.freq_factors[i] : 1.0;
   const double theta = position * static_cast<double>(p.freq_scale) * inv_freq / factor;
   double s, c;
@@ -112,14 +129,14 @@ __device__ __forceinline__ void rotate_pair(float* v, int i, int position, const
 
 // One thread per rotated pair.
 __global__ void rope_kernel(float* __restrict__ x, const int32_t* __restrict__ positions, int n,
-                            int n_heads, int head_dim, RopeParams p) {
+                            int n_heads, int head_dim, RopeParams p, InverseFrequencies f) {
   await_previous_and_allow_next();
   const int half = p.n_rot / 2;
   const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (idx >= static_cast<int64_t>(n) * n_heads * half) return;
   const int64_t th = idx / half;  // token * n_heads + head
   int a, b;
-  rotate_pair(x + th * head_dim, static_cast<int>(idx % half), positions[th / n_heads], p, a, b);
+  rotate_pair(x + th * head_dim, static_cast<int>(idx % half), positions[th / n_heads], p, f, a, b);
 }
 
 __device__ float load_kv(const void* base, KvType type, int64_t i) {
@@ -154,7 +171,8 @@ __global__ void rope_store_kv_kernel(float* __restrict__ q, float* __restrict__ 
                                      const float* __restrict__ v, KvLayer c,
                                      const int32_t* __restrict__ slots,
                                      const int32_t* __restrict__ positions, int n, int n_head,
-                                     int n_head_kv, int head_dim, RopeParams p) {
+                                     int n_head_kv, int head_dim, RopeParams p,
+                                     InverseFrequencies f) {
   await_previous_and_allow_next();
   const int pairs = head_dim / 2, heads = n_head + n_head_kv;
   const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
@@ -167,7 +185,7 @@ __global__ void rope_store_kv_kernel(float* __restrict__ q, float* __restrict__ 
   float* vec = is_key ? k + (static_cast<int64_t>(t) * n_head_kv + head) * head_dim
                       : q + (static_cast<int64_t>(t) * n_head + head) * head_dim;
   int a = p.n_rot + 2 * (i - p.n_rot / 2), b = a + 1;  // unrotated dims
-  if (i < p.n_rot / 2) rotate_pair(vec, i, positions[t], p, a, b);
+  if (i < p.n_rot / 2) rotate_pair(vec, i, positions[t], p, f, a, b);
   if (!is_key) return;
   const int64_t src = static_cast<int64_t>(t) * c.kv_width + head * head_dim;
   const int64_t dst =
@@ -516,7 +534,7 @@ void rope(float* x, const BatchView& batch, int n_heads, int head_dim, const Rop
   const int64_t pairs = static_cast<int64_t>(batch.n) * n_heads * (p.n_rot / 2);
   if (pairs == 0) return;
   check(launch_dependent(rope_kernel, blocks_for(pairs, kThreads), kThreads, 0, stream, x,
-                         batch.positions, batch.n, n_heads, head_dim, p),
+                         batch.positions, batch.n, n_heads, head_dim, p, inverse_frequencies(p)),
         "rope");
 }
 
@@ -536,7 +554,7 @@ void rope_store_kv(float* q, float* k, const float* v, const KvLayer& cache, con
   if (threads == 0) return;
   check(launch_dependent(rope_store_kv_kernel, blocks_for(threads, kThreads), kThreads, 0, stream,
                          q, k, v, cache, batch.slots, batch.positions, batch.n, a.n_head,
-                         a.n_head_kv, a.head_dim, p),
+                         a.n_head_kv, a.head_dim, p, inverse_frequencies(p)),
         "rope_store_kv");
 }
 
