@@ -10,7 +10,8 @@
 # BENCH_TYPES pick benchmark shapes and types, PARITY_TYPES the synthetic parity models'
 # weight types, MATVEC_TYPES the decode-kernel benchmark's. DEFAULT_MODEL=path adds
 # CPU<->CUDA parity and a benchmark of that model file (the 250 MB default model travels
-# in chunks: see docs/perf.md).
+# in chunks: see docs/perf.md). Lent machines differ by several percent: compare two builds
+# with scripts/device-ab.sh, in one call.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-$PWD/device-out}"
