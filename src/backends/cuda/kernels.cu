@@ -201,7 +201,7 @@ __global__ void rope_store_kv_kernel(float* __restrict__ q, float* __restrict__ 
 // subset of the keys with an online softmax (running max, sum and weighted values in
 // registers); the warps' partial results are merged at the end. Lanes own head dims
 // lane, lane + 32, ... (head_dim <= 32 * kMaxDimsPerLane).
-constexpr int kAttnWarps = 4;
+constexpr int kAttnWarps = 8;
 constexpr int kMaxDimsPerLane = 8;
 
 __global__ void attention_kernel(KvLayer c, const float* __restrict__ q,
@@ -228,6 +228,9 @@ __global__ void attention_kernel(KvLayer c, const float* __restrict__ q,
     acc[k] = 0.0f;
   }
   float m = -INFINITY, l = 0.0f;
+  // Unrolled so that the loads of several keys are in flight at once (each key's own chain,
+  // load -> dot -> warp sum -> softmax update, would otherwise cost a full memory latency).
+#pragma unroll 4
   for (int j = warp; j < n_keys; j += kAttnWarps) {
     // Ring row of key j: (first + j) mod n_ctx, with j < n_keys <= n_ctx (one wrap at most).
     int ring = first_row + j;
