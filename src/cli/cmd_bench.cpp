@@ -1,5 +1,6 @@
-// `concord bench -m MODEL [-p 512] [-n 128] [-r 3] [--backend B] [--json]`: prompt
-// processing (pp) and generation (tg) rates, as llama-bench reports them, plus for
+// `concord bench -m MODEL [-p 512] [-n 128] [-d 0] [-r 3] [--backend B] [--json]`: prompt
+// processing (pp) and generation (tg) rates, as llama-bench reports them (-d: with that
+// many tokens already in the cache, "pp512 @ d4096"), plus for
 // generation the bandwidth achieved (weight bytes read per token x tokens/s) and its ratio
 // to a copy bandwidth measured in the same run on the same device (the backend's `add`
 // over buffers far larger than any cache: 2 reads + 1 write per element).
@@ -56,9 +57,9 @@ std::vector<TokenId> random_tokens(int n, int64_t n_vocab, uint64_t seed) {
   return t;
 }
 
-// Seconds to prefill `tokens` into a fresh slot as one batch, or as few as the cache's
-// sliding-window rings allow (logits for the last token).
-double time_prefill(Engine& e, const std::vector<TokenId>& tokens) {
+// Seconds to prefill `tokens` at positions from `first_position` as one batch, or as few as the
+// cache's sliding-window rings allow (logits for the last token).
+double time_prefill(Engine& e, const std::vector<TokenId>& tokens, int32_t first_position) {
   const size_t step =
       e.cache->step_tokens() > 0 ? static_cast<size_t>(e.cache->step_tokens()) : tokens.size();
   std::vector<float> logits;
@@ -67,20 +68,20 @@ double time_prefill(Engine& e, const std::vector<TokenId>& tokens) {
   for (size_t first = 0; first < tokens.size(); first += step) {
     b.clear();
     for (size_t i = first; i < std::min(tokens.size(), first + step); ++i)
-      b.add(tokens[i], static_cast<int32_t>(i), 0, i + 1 == tokens.size());
+      b.add(tokens[i], first_position + static_cast<int32_t>(i), 0, i + 1 == tokens.size());
     e.model->forward(b, e.cache->layers(), logits);
   }
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// Seconds to decode `tokens` one at a time from position 0.
-double time_decode(Engine& e, const std::vector<TokenId>& tokens) {
+// Seconds to decode `tokens` one at a time from position `first_position`.
+double time_decode(Engine& e, const std::vector<TokenId>& tokens, int32_t first_position) {
   std::vector<float> logits;
   Batch b;
   const auto start = Clock::now();
   for (size_t i = 0; i < tokens.size(); ++i) {
     b.clear();
-    b.add(tokens[i], static_cast<int32_t>(i), 0, true);
+    b.add(tokens[i], first_position + static_cast<int32_t>(i), 0, true);
     e.model->forward(b, e.cache->layers(), logits);
   }
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -92,7 +93,7 @@ void add_bench_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("bench", "Measure prompt-processing and generation speed");
   struct Args {
     EngineOptions engine;
-    int pp = 512, tg = 128, reps = 3;
+    int pp = 512, tg = 128, depth = 0, reps = 3;
     bool json = false;
   };
   auto a = std::make_shared<Args>();
@@ -101,12 +102,21 @@ void add_bench_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("-n,--n-gen", a->tg, "Generated tokens (tg test; 0 to skip)")
       ->capture_default_str();
+  cmd->add_option("-d,--depth", a->depth,
+                  "Tokens already in the cache before each test (prefilled, not timed)")
+      ->capture_default_str();
   cmd->add_option("-r,--repetitions", a->reps, "Repetitions of each test")->capture_default_str();
   cmd->add_flag("--json", a->json, "Print JSON");
   cmd->callback([a] {
-    if (a->reps < 1 || a->pp < 0 || a->tg < 0) fail("-r must be >= 1 and -p, -n >= 0");
+    if (a->reps < 1 || a->pp < 0 || a->tg < 0 || a->depth < 0)
+      fail("bench: -r must be >= 1 and -p, -n, -d >= 0 (got -r {} -p {} -n {} -d {})", a->reps,
+           a->pp, a->tg, a->depth);
     EngineOptions o = a->engine;
-    if (o.ctx == 0) o.ctx = std::max(a->pp, a->tg) + 1;
+    const int needed = a->depth + std::max(a->pp, a->tg) + 1;
+    if (o.ctx == 0) o.ctx = needed;
+    if (o.ctx < needed)
+      fail("bench: -d {} plus the longest test ({} tokens) needs a context of {}, -c is {}",
+           a->depth, std::max(a->pp, a->tg), needed, o.ctx);
     LoadedEngine e = load_engine(o);
     const ModelInfo& info = e.model->info();
     e.cache->acquire();
@@ -115,6 +125,11 @@ void add_bench_command(CLI::App& app) {
     const double copy_bw = copy_bandwidth(
         *e.backend, e.backend->name() == "cuda" ? (int64_t{1} << 28) : (int64_t{1} << 24));
 
+    // The cache holds `depth` tokens before every test; the tests write after them.
+    const auto at_depth = [&] {
+      if (a->depth > 0) time_prefill(e, random_tokens(a->depth, info.n_vocab, 3), 0);
+    };
+    const std::string depth_suffix = a->depth > 0 ? fmt::format(" @ d{}", a->depth) : "";
     nlohmann::json rows = nlohmann::json::array();
     auto report = [&](const std::string& test, int n_tokens, const std::vector<double>& seconds,
                       bool decode) {
@@ -131,18 +146,20 @@ void add_bench_command(CLI::App& app) {
     };
     if (a->pp > 0) {
       const auto tokens = random_tokens(a->pp, info.n_vocab, 1);
-      time_prefill(e, tokens);  // warm-up
+      at_depth();
+      time_prefill(e, tokens, a->depth);  // warm-up
       std::vector<double> s;
-      for (int r = 0; r < a->reps; ++r) s.push_back(time_prefill(e, tokens));
-      report(fmt::format("pp{}", a->pp), a->pp, s, false);
+      for (int r = 0; r < a->reps; ++r) s.push_back(time_prefill(e, tokens, a->depth));
+      report(fmt::format("pp{}{}", a->pp, depth_suffix), a->pp, s, false);
     }
     if (a->tg > 0) {
       const auto tokens = random_tokens(a->tg, info.n_vocab, 2);
-      time_decode(
-          e, std::vector<TokenId>(tokens.begin(), tokens.begin() + std::min(8, a->tg)));  // warm-up
+      at_depth();
+      time_decode(e, std::vector<TokenId>(tokens.begin(), tokens.begin() + std::min(8, a->tg)),
+                  a->depth);  // warm-up
       std::vector<double> s;
-      for (int r = 0; r < a->reps; ++r) s.push_back(time_decode(e, tokens));
-      report(fmt::format("tg{}", a->tg), a->tg, s, true);
+      for (int r = 0; r < a->reps; ++r) s.push_back(time_decode(e, tokens, a->depth));
+      report(fmt::format("tg{}{}", a->tg, depth_suffix), a->tg, s, true);
     }
     std::string types;
     for (GgmlType t : info.weight_types)
@@ -158,12 +175,13 @@ void add_bench_command(CLI::App& app) {
                              .dump(2));
       return;
     }
-    fmt::print("| {:<24} | {:>9} | {:>8} | {:<7} | {:>6} | {:>18} | {:>10} | {:>6} |\n", "model",
+    fmt::print("| {:<24} | {:>9} | {:>8} | {:<7} | {:>14} | {:>18} | {:>10} | {:>6} |\n", "model",
                "size GiB", "params", "backend", "test", "t/s", "GB/s", "of copy");
     for (const auto& r : rows) {
       const bool decode = r.contains("bandwidth_gbs");
       fmt::print(
-          "| {:<24} | {:>9.2f} | {:>7.2f}B | {:<7} | {:>6} | {:>10.2f} ± {:>5.2f} | {:>10} | {:>6} "
+          "| {:<24} | {:>9.2f} | {:>7.2f}B | {:<7} | {:>14} | {:>10.2f} ± {:>5.2f} | {:>10} | "
+          "{:>6} "
           "|\n",
           types, static_cast<double>(info.weight_bytes) / (1 << 30),
           static_cast<double>(info.n_params) / 1e9, e.backend->name(), r["test"].get<std::string>(),

@@ -172,6 +172,24 @@ TEST(CliRun, StoriesGreedyCompletionWithStopString) {
   EXPECT_EQ(s.output, "Once upon a time, there was a little girl \n");
 }
 
+TEST(CliBench, TestsAtADepthAndClearErrors) {
+  CONCORD_REQUIRE_SHARED("models/stories260K.gguf");
+  const std::string model = test::shared_file("models/stories260K.gguf").string();
+  const Result r = run("bench -m " + model + " --backend cpu -p 16 -n 8 -d 32 -r 1 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output);
+  ASSERT_EQ(j["results"].size(), 2u);
+  EXPECT_EQ(j["results"][0]["test"], "pp16 @ d32");
+  EXPECT_EQ(j["results"][1]["test"], "tg8 @ d32");
+  EXPECT_GT(j["results"][1]["tokens_per_second"].get<double>(), 0.0);
+  const Result negative = run("bench -m " + model + " -d -1");
+  EXPECT_NE(negative.exit_code, 0);
+  EXPECT_NE(negative.output.find("-d >= 0"), std::string::npos) << negative.output;
+  const Result too_deep = run("bench -m " + model + " --backend cpu -d 100 -c 64");
+  EXPECT_NE(too_deep.exit_code, 0);
+  EXPECT_NE(too_deep.output.find("needs a context of 613"), std::string::npos) << too_deep.output;
+}
+
 TEST(CliTokenize, StoriesPromptIds) {
   CONCORD_REQUIRE_SHARED("models/stories260K.gguf");
   const Result r = run("tokenize -m " + test::shared_file("models/stories260K.gguf").string() +
