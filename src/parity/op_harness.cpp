@@ -355,6 +355,39 @@ void check_kv_and_attention(Context& ctx) {
       a.flops = 4.0 * keys * ac.n_head * ac.head_dim;
       const auto got = out.read<float>(a.guards_intact);
       ctx.finish(a, got, want_out, attend);
+
+      // One token alone, as a decode step runs it (backends have single-token kernels): the
+      // batch's token at `last` in slot 1, over the same cache.
+      {
+        constexpr size_t kToken = 4;
+        const int64_t q_width = static_cast<int64_t>(ac.n_head) * ac.head_dim;
+        const std::vector<int32_t> one_slot = {slots[kToken]}, one_position = {positions[kToken]};
+        const std::vector<float> one_q(q.begin() + kToken * q_width,
+                                       q.begin() + (kToken + 1) * q_width);
+        std::vector<float> want_one(one_q.size());
+        reference::attention(host_cache, one_q.data(),
+                             {nullptr, one_position.data(), one_slot.data(), 1}, ap,
+                             want_one.data());
+        Guarded dq1 = Guarded::of(ctx.backend, one_q), dslot1 = Guarded::of(ctx.backend, one_slot),
+                dpos1 = Guarded::of(ctx.backend, one_position);
+        Guarded out1(ctx.backend, nullptr, one_q.size() * sizeof(float));
+        const BatchView one{nullptr, dpos1.ptr<int32_t>(), dslot1.ptr<int32_t>(), 1};
+        auto attend_one = [&] {
+          ctx.backend.attention(cache, dq1.ptr<float>(), one, ap, out1.ptr<float>());
+        };
+        attend_one();
+        OpCheck d{"attention", std::string(kv_type_name(kv)),
+                  fmt::format("heads={}/{} dim={} ctx={} n=1 at={} window={} softcap={}", ac.n_head,
+                              ac.n_head_kv, ac.head_dim, ac.n_ctx, one_position[0], ac.window,
+                              ac.softcap)};
+        d.threshold = kAccumulating;
+        const int64_t one_keys =
+            one_position[0] + 1 - reference::first_visible_position(one_position[0], ap);
+        d.bytes = static_cast<double>(one_keys * kv_width * 2 * element + one_q.size() * 8);
+        d.flops = 4.0 * one_keys * ac.n_head * ac.head_dim;
+        const auto got_one = out1.read<float>(d.guards_intact);
+        ctx.finish(d, got_one, want_one, attend_one);
+      }
     }
   }
 }
