@@ -4,14 +4,11 @@
 // gaps are a large share of the step. (Loading the first weights before the wait was tried:
 // the extra live registers cost more occupancy than the overlap gained; docs/perf.md.)
 //
-// The contract, in every kernel launched this way:
-//   1. before await_previous_kernel(), read only what no earlier kernel writes (weights),
-//      and write nothing;
-//   2. await_previous_kernel(): returns once the previous kernel has finished and its
-//      writes are visible (and, by induction, every kernel before it);
-//   3. allow_next_kernel() right after it: the next kernel may now be scheduled. Allowing it
-//      earlier would let a chain of kernels, each allowing the next, sit waiting on the SMs.
-// A kernel launched normally may call both: they then do nothing.
+// Every kernel launched this way opens with await_previous_and_allow_next(), before it
+// reads or writes anything: it returns once the previous kernel has finished and its writes
+// are visible (and, by induction, those of every kernel before it), then lets the next
+// kernel be scheduled. Allowing it earlier would let a chain of kernels, each allowing the
+// next, sit waiting on the SMs. In a kernel launched normally it does nothing.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -20,29 +17,18 @@
 
 namespace concord::cuda {
 
-__device__ __forceinline__ void await_previous_kernel() {
+__device__ __forceinline__ void await_previous_and_allow_next() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.wait;" ::: "memory");
-#endif
-}
-
-__device__ __forceinline__ void allow_next_kernel() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.launch_dependents;" :::);
 #endif
-}
-
-// Both, in the contract's order: for kernels with nothing to read ahead.
-__device__ __forceinline__ void await_previous_and_allow_next() {
-  await_previous_kernel();
-  allow_next_kernel();
 }
 
 // Whether launches may overlap (on unless CONCORD_NO_PDL is set; read once).
 bool dependent_launches_enabled();
 
 // kernel<<<grid, block, smem, stream>>>(args...), allowed to overlap the kernel before it
-// (see the contract above).
+// (its kernel opens with await_previous_and_allow_next()).
 template <typename... Params, typename... Args>
 cudaError_t launch_dependent(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem,
                              cudaStream_t stream, Args&&... args) {
