@@ -347,12 +347,18 @@ void check_kv_and_attention(Context& ctx) {
         ctx.backend.attention(cache, dq.ptr<float>(), batch, ap, out.ptr<float>());
       };
       attend();
+      // Bytes and flops of attending from `positions`: every visible key's K and V row once,
+      // q read and out written.
+      const auto set_attention_cost = [&](OpCheck& check, const std::vector<int32_t>& from) {
+        int64_t keys = 0;
+        for (int32_t p : from) keys += p + 1 - reference::first_visible_position(p, ap);
+        const int64_t q_values = static_cast<int64_t>(from.size()) * ac.n_head * ac.head_dim;
+        check.bytes = static_cast<double>(keys * kv_width * 2 * element + q_values * 8);
+        check.flops = 4.0 * keys * ac.n_head * ac.head_dim;
+      };
       OpCheck a{"attention", std::string(kv_type_name(kv)), shape};
       a.threshold = kAccumulating;
-      int64_t keys = 0;
-      for (int32_t p : positions) keys += p + 1 - reference::first_visible_position(p, ap);
-      a.bytes = static_cast<double>(keys * kv_width * 2 * element + q.size() * 8);
-      a.flops = 4.0 * keys * ac.n_head * ac.head_dim;
+      set_attention_cost(a, positions);
       const auto got = out.read<float>(a.guards_intact);
       ctx.finish(a, got, want_out, attend);
 
@@ -381,10 +387,7 @@ void check_kv_and_attention(Context& ctx) {
                               ac.n_head_kv, ac.head_dim, ac.n_ctx, one_position[0], ac.window,
                               ac.softcap)};
         d.threshold = kAccumulating;
-        const int64_t one_keys =
-            one_position[0] + 1 - reference::first_visible_position(one_position[0], ap);
-        d.bytes = static_cast<double>(one_keys * kv_width * 2 * element + one_q.size() * 8);
-        d.flops = 4.0 * one_keys * ac.n_head * ac.head_dim;
+        set_attention_cost(d, one_position);
         const auto got_one = out1.read<float>(d.guards_intact);
         ctx.finish(d, got_one, want_one, attend_one);
       }
