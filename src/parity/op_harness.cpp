@@ -245,6 +245,10 @@ void check_kv_and_attention(Context& ctx) {
       {6, 1, 36, 300},
       {4, 1, 256, 48, 16, 50.0f, 100},  // Gemma-like: 256-wide heads, window in a ring
       {4, 2, 64, 40, 8},                // window inside a full-length cache (a mask)
+      // Long contexts, where CUDA splits a decode token's keys over blocks (flash-decoding):
+      // a global layer, and a window wrapping around its ring.
+      {8, 2, 128, 2500},
+      {8, 2, 128, 1024, 700, 0.0f, 3400},
   };
   for (KvType kv : ctx.backend.capabilities().kv_types) {
     for (const Case& ac : cases) {

@@ -55,6 +55,12 @@ class CudaBackend : public Backend, public OpGraphs {
     caps_.devices.push_back(
         {prop.name, total, free, prop.multiProcessorCount,
          fmt::format("compute capability {}.{}, {}", prop.major, prop.minor, cuda_versions())});
+    const int max_pairs = prop.multiProcessorCount;
+    attention_partials_ = allocate(sizeof(float) * cuda::attention_partial_floats(max_pairs));
+    attention_arrivals_ = allocate(sizeof(unsigned) * max_pairs);
+    check(cudaMemset(attention_arrivals_->data(), 0, attention_arrivals_->bytes()), "cudaMemset");
+    attention_scratch_ = {attention_partials_->as<float>(), attention_arrivals_->as<unsigned>(),
+                          max_pairs};
   }
   ~CudaBackend() override {
     for (cudaGraphExec_t exec : graphs_) cudaGraphExecDestroy(exec);
@@ -198,7 +204,7 @@ class CudaBackend : public Backend, public OpGraphs {
   }
   void attention(const KvLayer& cache, const float* q, const BatchView& batch,
                  const AttentionParams& params, float* out) override {
-    cuda::attention(cache, q, batch, params, out, stream_);
+    cuda::attention(cache, q, batch, params, attention_scratch_, out, stream_);
   }
   void swiglu(const float* gate, const float* up, float* out, int64_t n) override {
     cuda::swiglu(gate, up, out, n, stream_);
@@ -234,6 +240,8 @@ class CudaBackend : public Backend, public OpGraphs {
   cublasHandle_t cublas_ = nullptr;
   Capabilities caps_;
   std::unique_ptr<DeviceBuffer> weight_staging_, x_staging_;
+  std::unique_ptr<DeviceBuffer> attention_partials_, attention_arrivals_;
+  cuda::AttentionScratch attention_scratch_;
   std::vector<cudaGraphExec_t> graphs_;
 };
 

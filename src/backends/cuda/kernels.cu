@@ -197,22 +197,44 @@ __global__ void rope_store_kv_kernel(float* __restrict__ q, float* __restrict__ 
   store_kv_value(c.v, c.type, dst + b, v[src + b]);
 }
 
-// Attention: one block of kAttnWarps warps per (token, head). Each warp walks a strided
-// subset of the keys with an online softmax (running max, sum and weighted values in
-// registers); the warps' partial results are merged at the end. Lanes own head dims
-// lane, lane + 32, ... (head_dim <= 32 * kMaxDimsPerLane).
+// Attention of single tokens (decode) and of windowed layers: one block of kAttnWarps warps
+// per (token, head) and range of its keys. Each warp walks a strided subset of the block's
+// keys with an online softmax (running max, sum and weighted values in registers); the
+// warps' partial results are merged at the end. Lanes own head dims lane, lane + 32, ...
+// (head_dim <= 32 * kMaxDimsPerLane).
+//
+// Too few (token, head) pairs leave most SMs idle (a decode step of 32 heads: 32 blocks on
+// 132 SMs), so their keys are split over up to kMaxAttnSplits blocks (flash-decoding), at
+// least kMinKeysPerSplit keys each. Each block writes its (max, sum, weighted values) to
+// scratch; the last to arrive merges them in split order (deterministic) and writes out.
 constexpr int kAttnWarps = 8;
 constexpr int kMaxDimsPerLane = 8;
+constexpr int kMaxAttnHeadDim = kMaxDimsPerLane * kWarp;
+constexpr int kMaxAttnSplits = 16;
+constexpr int kMinKeysPerSplit = 64;
+constexpr int kSplitBlocksPerSm = 4;                 // aim of the split count: blocks per SM in all
+constexpr int kPartialFloats = 2 + kMaxAttnHeadDim;  // m, l, weighted values
+
+// Online-softmax state of a set of keys: running max m, sum l of exp(s - m) and the sum of
+// exp(s - m) * v (acc) — merged with another by rescaling both to the larger max.
+__device__ __forceinline__ float merge_weight(float m_part, float l_part, float m_all) {
+  return l_part > 0.0f ? __expf(m_part - m_all) : 0.0f;
+}
 
 __global__ void attention_kernel(KvLayer c, const float* __restrict__ q,
                                  const int32_t* __restrict__ slots,
                                  const int32_t* __restrict__ positions, AttentionParams p,
-                                 float* __restrict__ out) {
+                                 int splits, AttentionScratch scratch, float* __restrict__ out) {
   await_previous_and_allow_next();
-  const int t = blockIdx.x / p.n_head, h = blockIdx.x % p.n_head;
+  const int pair = blockIdx.x, t = pair / p.n_head, h = pair % p.n_head;
   const int warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp;
   const int first = p.window > 0 ? max(0, positions[t] - p.window + 1) : 0;
   const int n_keys = positions[t] + 1 - first;
+  // This block's keys: range blockIdx.y of `active` near-equal ranges.
+  const int active = min(splits, (n_keys + kMinKeysPerSplit - 1) / kMinKeysPerSplit);
+  if (static_cast<int>(blockIdx.y) >= active) return;
+  const int per_split = (n_keys + active - 1) / active;
+  const int key_begin = blockIdx.y * per_split, key_end = min(n_keys, key_begin + per_split);
   const int first_row = static_cast<int>(first % c.n_ctx);
   const int group = p.n_head / p.n_head_kv;
   const int q_width = p.n_head * p.head_dim;
@@ -231,7 +253,7 @@ __global__ void attention_kernel(KvLayer c, const float* __restrict__ q,
   // Unrolled so that the loads of several keys are in flight at once (each key's own chain,
   // load -> dot -> warp sum -> softmax update, would otherwise cost a full memory latency).
 #pragma unroll 4
-  for (int j = warp; j < n_keys; j += kAttnWarps) {
+  for (int j = key_begin + warp; j < key_end; j += kAttnWarps) {
     // Ring row of key j: (first + j) mod n_ctx, with j < n_keys <= n_ctx (one wrap at most).
     int ring = first_row + j;
     if (ring >= c.n_ctx) ring -= static_cast<int>(c.n_ctx);
@@ -255,22 +277,56 @@ __global__ void attention_kernel(KvLayer c, const float* __restrict__ q,
     m = m_new;
   }
   __shared__ float warp_m[kAttnWarps], warp_l[kAttnWarps];
-  __shared__ float warp_acc[kAttnWarps][kMaxDimsPerLane * kWarp];
+  __shared__ float warp_acc[kAttnWarps][kMaxAttnHeadDim];
   if (lane == 0) warp_m[warp] = m, warp_l[warp] = l;
 #pragma unroll
   for (int k = 0; k < kMaxDimsPerLane; ++k) warp_acc[warp][lane + k * kWarp] = acc[k];
   __syncthreads();
-  float m_all = -INFINITY;
-  for (int w = 0; w < kAttnWarps; ++w) m_all = fmaxf(m_all, warp_m[w]);
-  float l_all = 0.0f;
-  for (int w = 0; w < kAttnWarps; ++w) {
-    if (warp_l[w] > 0.0f) l_all += warp_l[w] * __expf(warp_m[w] - m_all);
-  }
+  float m_block = -INFINITY, l_block = 0.0f;
+  for (int w = 0; w < kAttnWarps; ++w) m_block = fmaxf(m_block, warp_m[w]);
+  for (int w = 0; w < kAttnWarps; ++w)
+    l_block += warp_l[w] * merge_weight(warp_m[w], warp_l[w], m_block);
   float* oh = out + static_cast<int64_t>(t) * q_width + h * p.head_dim;
+  float* partial = scratch.partials +
+                   (static_cast<int64_t>(pair) * kMaxAttnSplits + blockIdx.y) * kPartialFloats;
   for (int d = threadIdx.x; d < p.head_dim; d += blockDim.x) {
     float v = 0.0f;
-    for (int w = 0; w < kAttnWarps; ++w) {
-      if (warp_l[w] > 0.0f) v += warp_acc[w][d] * __expf(warp_m[w] - m_all);
+    for (int w = 0; w < kAttnWarps; ++w)
+      v += warp_acc[w][d] * merge_weight(warp_m[w], warp_l[w], m_block);
+    if (active <= 1) {
+      oh[d] = v / l_block;
+    } else {
+      partial[2 + d] = v;
+    }
+  }
+  if (active <= 1) return;
+
+  // Split: publish this range's result; the last block of the pair to arrive merges.
+  if (threadIdx.x == 0) partial[0] = m_block, partial[1] = l_block;
+  __threadfence();
+  __syncthreads();
+  __shared__ bool merges;
+  if (threadIdx.x == 0) {
+    merges = atomicAdd(&scratch.arrivals[pair], 1u) == static_cast<unsigned>(active - 1);
+    if (merges) scratch.arrivals[pair] = 0;  // ready for the next launch
+  }
+  __syncthreads();
+  if (!merges) return;
+  __threadfence();
+  const float* parts =
+      scratch.partials + static_cast<int64_t>(pair) * kMaxAttnSplits * kPartialFloats;
+  float m_all = -INFINITY, l_all = 0.0f;
+  for (int s = 0; s < active; ++s) m_all = fmaxf(m_all, __ldcg(parts + s * kPartialFloats));
+  for (int s = 0; s < active; ++s) {
+    const float m_s = __ldcg(parts + s * kPartialFloats),
+                l_s = __ldcg(parts + s * kPartialFloats + 1);
+    l_all += l_s * merge_weight(m_s, l_s, m_all);
+  }
+  for (int d = threadIdx.x; d < p.head_dim; d += blockDim.x) {
+    float v = 0.0f;
+    for (int s = 0; s < active; ++s) {
+      const float* part = parts + s * kPartialFloats;
+      v += __ldcg(part + 2 + d) * merge_weight(__ldcg(part), __ldcg(part + 1), m_all);
     }
     oh[d] = v / l_all;
   }
@@ -561,10 +617,15 @@ void rope_store_kv(float* q, float* k, const float* v, const KvLayer& cache, con
         "rope_store_kv");
 }
 
+int64_t attention_partial_floats(int max_pairs) {
+  return static_cast<int64_t>(max_pairs) * kMaxAttnSplits * kPartialFloats;
+}
+
 void attention(const KvLayer& cache, const float* q, const BatchView& batch,
-               const AttentionParams& p, float* out, cudaStream_t stream) {
-  if (p.head_dim > kMaxDimsPerLane * kWarp) {
-    fail("the CUDA attention kernel supports head sizes up to {}, got {}", kMaxDimsPerLane * kWarp,
+               const AttentionParams& p, const AttentionScratch& scratch, float* out,
+               cudaStream_t stream) {
+  if (p.head_dim > kMaxAttnHeadDim) {
+    fail("the CUDA attention kernel supports head sizes up to {}, got {}", kMaxAttnHeadDim,
          p.head_dim);
   }
   if (batch.n == 0) return;
@@ -591,8 +652,15 @@ void attention(const KvLayer& cache, const float* q, const BatchView& batch,
           "attention");
     return;
   }
-  check(launch_dependent(attention_kernel, batch.n * p.n_head, kAttnWarps * kWarp, 0, stream, cache,
-                         q, batch.slots, batch.positions, p, out),
+  // Fewer (token, head) pairs than SMs: split each pair's keys, about kSplitBlocksPerSm
+  // blocks per SM in all (the kernel uses fewer splits where there are few keys).
+  const int pairs = batch.n * p.n_head;
+  const int splits =
+      pairs < scratch.max_pairs
+          ? std::min(kMaxAttnSplits, (kSplitBlocksPerSm * scratch.max_pairs + pairs - 1) / pairs)
+          : 1;
+  check(launch_dependent(attention_kernel, dim3(pairs, splits), kAttnWarps * kWarp, 0, stream,
+                         cache, q, batch.slots, batch.positions, p, splits, scratch, out),
         "attention");
 }
 

@@ -42,8 +42,18 @@ void store_kv(const KvLayer& cache, const float* k, const float* v, const BatchV
 // rope(q), rope(k) and store_kv(k, v) in one launch (head_dim even).
 void rope_store_kv(float* q, float* k, const float* v, const KvLayer& cache, const BatchView& batch,
                    const AttentionParams& a, const RopeParams& p, cudaStream_t stream);
+// Decode attention with fewer (token, head) pairs than SMs splits each pair's keys over
+// several blocks (flash-decoding); they merge their partial softmaxes through this scratch,
+// allocated once per backend so that captured graphs can use it.
+struct AttentionScratch {
+  float* partials = nullptr;     // attention_partial_floats(max_pairs) floats
+  unsigned* arrivals = nullptr;  // max_pairs counters, zero between launches
+  int max_pairs = 0;             // batches of fewer pairs split (the SM count; 0: never)
+};
+int64_t attention_partial_floats(int max_pairs);
 void attention(const KvLayer& cache, const float* q, const BatchView& batch,
-               const AttentionParams& p, float* out, cudaStream_t stream);
+               const AttentionParams& p, const AttentionScratch& scratch, float* out,
+               cudaStream_t stream);
 void swiglu(const float* gate, const float* up, float* out, int64_t n, cudaStream_t stream);
 void geglu(const float* gate, const float* up, float* out, int64_t n, cudaStream_t stream);
 void add(const float* a, const float* b, float* out, int64_t n, cudaStream_t stream);
