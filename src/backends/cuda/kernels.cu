@@ -143,6 +143,15 @@ __device__ float load_kv(const void* base, KvType type, int64_t i) {
   return type == KvType::F32 ? static_cast<const float*>(base)[i]
                              : __half2float(static_cast<const __half*>(base)[i]);
 }
+// 4 consecutive values of a KV cache row (i a multiple of 4).
+__device__ __forceinline__ float4 load_kv4(const void* base, KvType type, int64_t i) {
+  if (type == KvType::F32)
+    return *reinterpret_cast<const float4*>(static_cast<const float*>(base) + i);
+  const uint2 w = *reinterpret_cast<const uint2*>(static_cast<const __half*>(base) + i);
+  const float2 a = __half22float2(*reinterpret_cast<const __half2*>(&w.x));
+  const float2 b = __half22float2(*reinterpret_cast<const __half2*>(&w.y));
+  return {a.x, a.y, b.x, b.y};
+}
 __device__ void store_kv_value(void* base, KvType type, int64_t i, float v) {
   if (type == KvType::F32) {
     static_cast<float*>(base)[i] = v;
@@ -198,33 +207,49 @@ __global__ void rope_store_kv_kernel(float* __restrict__ q, float* __restrict__ 
 }
 
 // Attention of single tokens (decode) and of windowed layers: one block of kAttnWarps warps
-// per (token, head) and range of its keys. Each warp walks a strided subset of the block's
-// keys with an online softmax (running max, sum and weighted values in registers); the
-// warps' partial results are merged at the end. Lanes own head dims lane, lane + 32, ...
-// (head_dim <= 32 * kMaxDimsPerLane).
+// per (token, head) and range of its keys. Each warp takes kStepKeys consecutive keys at a
+// time, issuing all their K and V loads before using any (one memory latency per step, not
+// per key), and keeps an online softmax (running max, sum and weighted values in
+// registers); the warps' partial results are merged at the end. Lane l owns head dims
+// (c * 32 + l) * kVec + e for chunk c < kChunks and e < kVec: 4-value loads where the head
+// size allows.
 //
 // Too few (token, head) pairs leave most SMs idle (a decode step of 32 heads: 32 blocks on
 // 132 SMs), so their keys are split over up to kMaxAttnSplits blocks (flash-decoding), at
 // least kMinKeysPerSplit keys each. Each block writes its (max, sum, weighted values) to
 // scratch; the last to arrive merges them in split order (deterministic) and writes out.
 constexpr int kAttnWarps = 8;
-constexpr int kMaxDimsPerLane = 8;
-constexpr int kMaxAttnHeadDim = kMaxDimsPerLane * kWarp;
+constexpr int kStepKeys = 4;
+constexpr int kMaxAttnHeadDim = 256;
+constexpr int kMaxDimsPerLane = kMaxAttnHeadDim / kWarp;
 constexpr int kMaxAttnSplits = 16;
 constexpr int kMinKeysPerSplit = 64;
 constexpr int kSplitBlocksPerSm = 4;                 // aim of the split count: blocks per SM in all
 constexpr int kPartialFloats = 2 + kMaxAttnHeadDim;  // m, l, weighted values
 
-// Online-softmax state of a set of keys: running max m, sum l of exp(s - m) and the sum of
-// exp(s - m) * v (acc) — merged with another by rescaling both to the larger max.
+// kVec consecutive values [i, i + kVec) of a KV cache row (i a multiple of kVec).
+template <KvType kType, int kVec>
+__device__ __forceinline__ void load_kv_values(const void* base, int64_t i, float* out) {
+  if constexpr (kVec == 4) {
+    const float4 v = load_kv4(base, kType, i);
+    out[0] = v.x, out[1] = v.y, out[2] = v.z, out[3] = v.w;
+  } else {
+    out[0] = load_kv(base, kType, i);
+  }
+}
+
+// Weight of a partial softmax (max m_part, sum l_part) rescaled to the overall max m_all;
+// parts without keys weigh nothing.
 __device__ __forceinline__ float merge_weight(float m_part, float l_part, float m_all) {
   return l_part > 0.0f ? __expf(m_part - m_all) : 0.0f;
 }
 
-__global__ void attention_kernel(KvLayer c, const float* __restrict__ q,
-                                 const int32_t* __restrict__ slots,
-                                 const int32_t* __restrict__ positions, AttentionParams p,
-                                 int splits, AttentionScratch scratch, float* __restrict__ out) {
+template <KvType kType, int kVec, int kChunks>
+__global__ void __launch_bounds__(kAttnWarps* kWarp, 4)
+    attention_kernel(KvLayer c, const float* __restrict__ q, const int32_t* __restrict__ slots,
+                     const int32_t* __restrict__ positions, AttentionParams p, int splits,
+                     AttentionScratch scratch, float* __restrict__ out) {
+  constexpr int kDims = kVec * kChunks;  // head dims per lane
   await_previous_and_allow_next();
   const int pair = blockIdx.x, t = pair / p.n_head, h = pair % p.n_head;
   const int warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp;
@@ -241,38 +266,62 @@ __global__ void attention_kernel(KvLayer c, const float* __restrict__ q,
   const float* qh = q + static_cast<int64_t>(t) * q_width + h * p.head_dim;
   const int64_t base = static_cast<int64_t>(slots[t]) * c.n_ctx * c.kv_width +
                        static_cast<int64_t>(h / group) * p.head_dim;
+  auto dim_of = [lane](int chunk) { return (chunk * kWarp + lane) * kVec; };
 
-  float qv[kMaxDimsPerLane], acc[kMaxDimsPerLane];
+  float qv[kDims], acc[kDims];
 #pragma unroll
-  for (int k = 0; k < kMaxDimsPerLane; ++k) {
-    const int d = lane + k * kWarp;
-    qv[k] = d < p.head_dim ? qh[d] : 0.0f;
-    acc[k] = 0.0f;
+  for (int ch = 0; ch < kChunks; ++ch) {
+#pragma unroll
+    for (int e = 0; e < kVec; ++e) {
+      const int d = dim_of(ch) + e;
+      qv[ch * kVec + e] = d < p.head_dim ? qh[d] : 0.0f;
+      acc[ch * kVec + e] = 0.0f;
+    }
   }
   float m = -INFINITY, l = 0.0f;
-  // Unrolled so that the loads of several keys are in flight at once (each key's own chain,
-  // load -> dot -> warp sum -> softmax update, would otherwise cost a full memory latency).
-#pragma unroll 4
-  for (int j = key_begin + warp; j < key_end; j += kAttnWarps) {
-    // Ring row of key j: (first + j) mod n_ctx, with j < n_keys <= n_ctx (one wrap at most).
-    int ring = first_row + j;
-    if (ring >= c.n_ctx) ring -= static_cast<int>(c.n_ctx);
-    const int64_t row = base + static_cast<int64_t>(ring) * c.kv_width;
-    float dot = 0.0f;
+  for (int j0 = key_begin + warp * kStepKeys; j0 < key_end; j0 += kAttnWarps * kStepKeys) {
+    float ks[kStepKeys][kDims], vs[kStepKeys][kDims];
 #pragma unroll
-    for (int k = 0; k < kMaxDimsPerLane; ++k) {
-      const int d = lane + k * kWarp;
-      if (d < p.head_dim) dot += qv[k] * load_kv(c.k, c.type, row + d);
+    for (int u = 0; u < kStepKeys; ++u) {
+      // Ring row of key j: (first + j) mod n_ctx, with j < n_keys <= n_ctx (one wrap at most).
+      int ring = first_row + j0 + u;
+      if (ring >= c.n_ctx) ring -= static_cast<int>(c.n_ctx);
+      const int64_t row = base + static_cast<int64_t>(ring) * c.kv_width;
+      const bool in = j0 + u < key_end;
+#pragma unroll
+      for (int ch = 0; ch < kChunks; ++ch) {
+        if (in && dim_of(ch) < p.head_dim) {
+          load_kv_values<kType, kVec>(c.k, row + dim_of(ch), &ks[u][ch * kVec]);
+          load_kv_values<kType, kVec>(c.v, row + dim_of(ch), &vs[u][ch * kVec]);
+        } else {
+#pragma unroll
+          for (int e = 0; e < kVec; ++e) ks[u][ch * kVec + e] = vs[u][ch * kVec + e] = 0.0f;
+        }
+      }
     }
-    float s = warp_sum(dot) * p.scale;
-    if (p.softcap > 0.0f) s = p.softcap * tanhf(s / p.softcap);
-    const float m_new = fmaxf(m, s);
-    const float rescale = __expf(m - m_new), w = __expf(s - m_new);
-    l = l * rescale + w;
+    float s[kStepKeys];
+    float m_new = m;
 #pragma unroll
-    for (int k = 0; k < kMaxDimsPerLane; ++k) {
-      const int d = lane + k * kWarp;
-      if (d < p.head_dim) acc[k] = acc[k] * rescale + w * load_kv(c.v, c.type, row + d);
+    for (int u = 0; u < kStepKeys; ++u) {
+      float dot = 0.0f;
+#pragma unroll
+      for (int i = 0; i < kDims; ++i) dot += qv[i] * ks[u][i];
+      s[u] = warp_sum(dot) * p.scale;
+      if (p.softcap > 0.0f) s[u] = p.softcap * tanhf(s[u] / p.softcap);
+      if (j0 + u >= key_end) s[u] = -INFINITY;  // past the range: weight 0
+      m_new = fmaxf(m_new, s[u]);
+    }
+    // m_new is finite: key j0 is in range.
+    const float rescale = __expf(m - m_new);
+    l *= rescale;
+#pragma unroll
+    for (int i = 0; i < kDims; ++i) acc[i] *= rescale;
+#pragma unroll
+    for (int u = 0; u < kStepKeys; ++u) {
+      const float w = __expf(s[u] - m_new);
+      l += w;
+#pragma unroll
+      for (int i = 0; i < kDims; ++i) acc[i] += w * vs[u][i];
     }
     m = m_new;
   }
@@ -280,7 +329,12 @@ __global__ void attention_kernel(KvLayer c, const float* __restrict__ q,
   __shared__ float warp_acc[kAttnWarps][kMaxAttnHeadDim];
   if (lane == 0) warp_m[warp] = m, warp_l[warp] = l;
 #pragma unroll
-  for (int k = 0; k < kMaxDimsPerLane; ++k) warp_acc[warp][lane + k * kWarp] = acc[k];
+  for (int ch = 0; ch < kChunks; ++ch) {
+#pragma unroll
+    for (int e = 0; e < kVec; ++e) {
+      if (dim_of(ch) + e < kMaxAttnHeadDim) warp_acc[warp][dim_of(ch) + e] = acc[ch * kVec + e];
+    }
+  }
   __syncthreads();
   float m_block = -INFINITY, l_block = 0.0f;
   for (int w = 0; w < kAttnWarps; ++w) m_block = fmaxf(m_block, warp_m[w]);
@@ -348,16 +402,6 @@ constexpr int kTileWarps = 16;
 // blocks, the causal tiles at the end of the batch running alone).
 constexpr int kTokensPerWarp = 2;
 constexpr int kMaxTileTokens = 8;
-
-// 4 consecutive values of a KV cache row (i a multiple of 4).
-__device__ __forceinline__ float4 load_kv4(const void* base, KvType type, int64_t i) {
-  if (type == KvType::F32)
-    return *reinterpret_cast<const float4*>(static_cast<const float*>(base) + i);
-  const uint2 w = *reinterpret_cast<const uint2*>(static_cast<const __half*>(base) + i);
-  const float2 a = __half22float2(*reinterpret_cast<const __half2*>(&w.x));
-  const float2 b = __half22float2(*reinterpret_cast<const __half2*>(&w.y));
-  return {a.x, a.y, b.x, b.y};
-}
 
 __global__ void __launch_bounds__(kTileWarps* kWarp)
     attention_tiled_kernel(KvLayer c, const float* __restrict__ q,
@@ -617,6 +661,21 @@ void rope_store_kv(float* q, float* k, const float* v, const KvLayer& cache, con
         "rope_store_kv");
 }
 
+// The decode attention kernel for a cache type and head size: 4-value loads where the head
+// size is a multiple of 4, one or two chunks of 128 dims.
+using AttentionKernel = decltype(&attention_kernel<KvType::F32, 1, kMaxDimsPerLane>);
+AttentionKernel attention_kernel_for(KvType type, int head_dim) {
+  const bool f16 = type == KvType::F16;
+  if (head_dim % 4 != 0) {
+    return f16 ? attention_kernel<KvType::F16, 1, kMaxDimsPerLane>
+               : attention_kernel<KvType::F32, 1, kMaxDimsPerLane>;
+  }
+  if (head_dim <= 4 * kWarp) {
+    return f16 ? attention_kernel<KvType::F16, 4, 1> : attention_kernel<KvType::F32, 4, 1>;
+  }
+  return f16 ? attention_kernel<KvType::F16, 4, 2> : attention_kernel<KvType::F32, 4, 2>;
+}
+
 int64_t attention_partial_floats(int max_pairs) {
   return static_cast<int64_t>(max_pairs) * kMaxAttnSplits * kPartialFloats;
 }
@@ -659,8 +718,9 @@ void attention(const KvLayer& cache, const float* q, const BatchView& batch,
       pairs < scratch.max_pairs
           ? std::min(kMaxAttnSplits, (kSplitBlocksPerSm * scratch.max_pairs + pairs - 1) / pairs)
           : 1;
-  check(launch_dependent(attention_kernel, dim3(pairs, splits), kAttnWarps * kWarp, 0, stream,
-                         cache, q, batch.slots, batch.positions, p, splits, scratch, out),
+  check(launch_dependent(attention_kernel_for(cache.type, p.head_dim), dim3(pairs, splits),
+                         kAttnWarps * kWarp, 0, stream, cache, q, batch.slots, batch.positions, p,
+                         splits, scratch, out),
         "attention");
 }
 
