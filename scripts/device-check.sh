@@ -7,7 +7,8 @@
 # BIN_DIR holds prebuilt `concord` and `ops_test` (and shared/ with the stories model and
 # golden file); without it the script builds the `cuda` preset first.
 # Stages can be skipped with SKIP="ops parity families matvec bench"; BENCH_SHAPES (1b, 8b) and
-# BENCH_TYPES pick benchmark shapes and types, PARITY_TYPES the synthetic parity models'
+# BENCH_TYPES pick benchmark shapes and types (DEPTH_TYPES and BENCH_DEPTH: decode after a
+# long context, default q4_0 at 4096), PARITY_TYPES the synthetic parity models'
 # weight types, MATVEC_TYPES the decode-kernel benchmark's. DEFAULT_MODEL=path adds
 # CPU<->CUDA parity and a benchmark of that model file (the 250 MB default model travels
 # in chunks: see docs/perf.md). Lent machines differ by several percent: compare two builds
@@ -129,10 +130,15 @@ if ! skip bench; then
     note "== benchmarks (synthetic Llama $shape shape: ${bench_shape[$shape]})"
     for t in ${BENCH_TYPES:-f16 q8_0 q4_0 q4_k}; do
       m=/tmp/concord-models/bench-$shape-$t.gguf
-      "$BIN_CONCORD" synth -o "$m" ${bench_shape[$shape]} --ctx 1024 --type "$t" --seed 1 >/dev/null
+      "$BIN_CONCORD" synth -o "$m" ${bench_shape[$shape]} --ctx 8192 --type "$t" --seed 1 >/dev/null
       "$BIN_CONCORD" bench -m "$m" --backend cuda -p 512 -n 128 -r 3 >"$OUT/bench-$shape-$t.txt" 2>&1
+      # Decode after a long context (split attention) for DEPTH_TYPES, at BENCH_DEPTH tokens.
+      if [[ " ${DEPTH_TYPES:-q4_0} " == *" $t "* ]]; then
+        "$BIN_CONCORD" bench -m "$m" --backend cuda -p 0 -n 128 -d "${BENCH_DEPTH:-4096}" -r 2 \
+          >>"$OUT/bench-$shape-$t.txt" 2>&1
+      fi
       grep -E "^\| " "$OUT/bench-$shape-$t.txt" | grep -v "model" | tee -a "$summary"
-      grep "copy bandwidth" "$OUT/bench-$shape-$t.txt" | tee -a "$summary"
+      grep "copy bandwidth" "$OUT/bench-$shape-$t.txt" | head -1 | tee -a "$summary"
       rm -f "$m"
     done
   done
