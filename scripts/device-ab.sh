@@ -4,8 +4,9 @@
 # (docs/perf.md), more than many changes are worth.
 #
 #   scripts/device-ab.sh CONCORD_A CONCORD_B     (through the `device` tool)
-# TYPES (default q8_0), SHAPES (1b, 8b; default 8b 1b) and REPS (default 3) pick the
-# synthetic models and repetitions; prints tg128 t/s and utilisation per build and round.
+# TYPES (default q8_0), SHAPES (1b, 8b; default 8b 1b), DEPTHS (tokens in the cache before
+# the test, as `bench -d`; default 0) and REPS (default 3) pick the synthetic models, depths
+# and repetitions; prints tg128 t/s and utilisation per build and round.
 set -uo pipefail
 [[ $# -eq 2 && -x "$1" && -x "$2" ]] || { echo "usage: $0 CONCORD_A CONCORD_B (executables)" >&2; exit 2; }
 builds=("$(realpath "$1")" "$(realpath "$2")")
@@ -21,12 +22,14 @@ for shape in ${SHAPES:-8b 1b}; do
   for t in ${TYPES:-q8_0}; do
     m="/tmp/ab-$t-$shape.gguf"
     # shellcheck disable=SC2086
-    "${builds[0]}" synth -o "$m" $dims --vocab 128256 --ctx 1024 --type "$t" --seed 1 >/dev/null || exit 1
-    for round in 1 2; do
-      for i in 0 1; do
-        rate=$("${builds[$i]}" bench -m "$m" --backend cuda -p 0 -n 128 -r "${REPS:-3}" 2>&1 |
-          grep -E "tg128" | head -1 | awk -F'|' '{print $7, $9}')
-        echo "$shape $t round $round $([[ $i == 0 ]] && echo A || echo B): $rate"
+    "${builds[0]}" synth -o "$m" $dims --vocab 128256 --ctx 8192 --type "$t" --seed 1 >/dev/null || exit 1
+    for depth in ${DEPTHS:-0}; do
+      for round in 1 2; do
+        for i in 0 1; do
+          rate=$("${builds[$i]}" bench -m "$m" --backend cuda -p 0 -n 128 -d "$depth" \
+            -r "${REPS:-3}" 2>&1 | grep -E "tg128" | head -1 | awk -F'|' '{print $7, $9}')
+          echo "$shape $t d$depth round $round $([[ $i == 0 ]] && echo A || echo B): $rate"
+        done
       done
     done
     rm -f "$m"
