@@ -119,6 +119,10 @@ struct BatchView {
   const int32_t* positions = nullptr;
   const int32_t* slots = nullptr;
   int n = 0;
+  // Known on the host where every token sits in one slot at consecutive positions (a
+  // prompt's prefill): that slot and the first position, else -1. Backends may take faster
+  // paths for such runs; graphs never record them (they replay single tokens only).
+  int run_slot = -1, run_first = -1;
 };
 
 // Optional: recording a sequence of ops once and replaying it (CUDA graphs), for

@@ -265,7 +265,14 @@ class DecoderModel : public Model {
     int32_t* ints = ws_.ints->as<int32_t>();
     const size_t used = 3 * static_cast<size_t>(c) + logit_rows.size();
     backend_.upload(ints, host.data(), used * sizeof(int32_t));
-    return {ints, ints + c, ints + 2 * c, n};
+    BatchView view{ints, ints + c, ints + 2 * c, n};
+    const auto& pos = batch.positions;
+    bool run = n > 0;
+    for (int i = 1; run && i < n; ++i) {
+      run = batch.slots[i] == batch.slots[0] && pos[i] == pos[0] + i;
+    }
+    if (run) view.run_slot = batch.slots[0], view.run_first = pos[0];
+    return view;
   }
 
   Backend& backend_;

@@ -232,6 +232,35 @@ std::vector<float> cache_to_f32(const std::vector<uint8_t>& bytes, KvType type) 
   return out;
 }
 
+// A KV cache of `values` random values in type kv, as bytes.
+std::vector<uint8_t> random_cache(Rng& rng, KvType kv, size_t values) {
+  const std::vector<float> v = gaussian(rng, static_cast<int64_t>(values));
+  std::vector<uint8_t> bytes(values * (kv == KvType::F32 ? 4 : 2));
+  for (size_t i = 0; i < values; ++i) {
+    if (kv == KvType::F32) {
+      reinterpret_cast<float*>(bytes.data())[i] = v[i];
+    } else {
+      reinterpret_cast<uint16_t*>(bytes.data())[i] = f32_to_f16(v[i]);
+    }
+  }
+  return bytes;
+}
+
+// Bytes and flops of attending from `positions`: every visible key's K and V row once, q
+// read and out written.
+void set_attention_cost(OpCheck& check, const std::vector<int32_t>& positions,
+                        const AttentionParams& a, KvType kv) {
+  int64_t keys = 0;
+  for (int32_t p : positions) keys += p + 1 - reference::first_visible_position(p, a);
+  const int64_t q_values = static_cast<int64_t>(positions.size()) * a.n_head * a.head_dim;
+  const int64_t kv_width = static_cast<int64_t>(a.n_head_kv) * a.head_dim;
+  check.bytes =
+      static_cast<double>(keys * kv_width * 2 * (kv == KvType::F32 ? 4 : 2) + q_values * 8);
+  check.flops = 4.0 * keys * a.n_head * a.head_dim;
+}
+
+void check_prefill_run_attention(Context& ctx);
+
 void check_kv_and_attention(Context& ctx) {
   struct Case {
     int n_head, n_head_kv, head_dim, n_ctx;
@@ -262,16 +291,7 @@ void check_kv_and_attention(Context& ctx) {
       const std::vector<int32_t> positions = {ac.later + 30, 0, 1, 2, last, ac.later + 31};
       const int n = static_cast<int>(slots.size());
       // Fill the cache with earlier history (random), then store this batch on top.
-      std::vector<uint8_t> history(cache_bytes);
-      const std::vector<float> earlier =
-          gaussian(ctx.rng, static_cast<int64_t>(cache_bytes / element));
-      for (size_t i = 0; i < earlier.size(); ++i) {
-        if (kv == KvType::F32) {
-          reinterpret_cast<float*>(history.data())[i] = earlier[i];
-        } else {
-          reinterpret_cast<uint16_t*>(history.data())[i] = f32_to_f16(earlier[i]);
-        }
-      }
+      const std::vector<uint8_t> history = random_cache(ctx.rng, kv, cache_bytes / element);
       const std::vector<float> k = gaussian(ctx.rng, n * kv_width),
                                v = gaussian(ctx.rng, n * kv_width);
       const std::vector<float> q =
@@ -351,18 +371,9 @@ void check_kv_and_attention(Context& ctx) {
         ctx.backend.attention(cache, dq.ptr<float>(), batch, ap, out.ptr<float>());
       };
       attend();
-      // Bytes and flops of attending from `positions`: every visible key's K and V row once,
-      // q read and out written.
-      const auto set_attention_cost = [&](OpCheck& check, const std::vector<int32_t>& from) {
-        int64_t keys = 0;
-        for (int32_t p : from) keys += p + 1 - reference::first_visible_position(p, ap);
-        const int64_t q_values = static_cast<int64_t>(from.size()) * ac.n_head * ac.head_dim;
-        check.bytes = static_cast<double>(keys * kv_width * 2 * element + q_values * 8);
-        check.flops = 4.0 * keys * ac.n_head * ac.head_dim;
-      };
       OpCheck a{"attention", std::string(kv_type_name(kv)), shape};
       a.threshold = kAccumulating;
-      set_attention_cost(a, positions);
+      set_attention_cost(a, positions, ap, kv);
       const auto got = out.read<float>(a.guards_intact);
       ctx.finish(a, got, want_out, attend);
 
@@ -391,10 +402,66 @@ void check_kv_and_attention(Context& ctx) {
                               ac.n_head_kv, ac.head_dim, ac.n_ctx, one_position[0], ac.window,
                               ac.softcap)};
         d.threshold = kAccumulating;
-        set_attention_cost(d, one_position);
+        set_attention_cost(d, one_position, ap, kv);
         const auto got_one = out1.read<float>(d.guards_intact);
         ctx.finish(d, got_one, want_one, attend_one);
       }
+    }
+  }
+  check_prefill_run_attention(ctx);
+}
+
+// Attention of a prompt's prefill: one run of a slot's consecutive positions, known to be
+// one on the host (BatchView::run_slot), which backends may attend on another path (CUDA:
+// tensor cores for runs of 64 tokens and more). Fresh and continuing prompts, soft-capping.
+void check_prefill_run_attention(Context& ctx) {
+  struct Case {
+    int n_head, n_head_kv, head_dim, first, n;
+    float softcap = 0.0f;
+  };
+  const Case cases[] = {{8, 2, 128, 0, 100}, {8, 2, 128, 60, 100}, {4, 1, 256, 37, 70, 50.0f}};
+  for (KvType kv : ctx.backend.capabilities().kv_types) {
+    for (const Case& rc : cases) {
+      const int64_t kv_width = static_cast<int64_t>(rc.n_head_kv) * rc.head_dim;
+      const int n_ctx = rc.first + rc.n + 3, slot = 1;  // slot 1 of 2
+      const std::vector<uint8_t> history = random_cache(ctx.rng, kv, 2 * n_ctx * kv_width);
+      std::vector<int32_t> positions(static_cast<size_t>(rc.n)), slots(positions.size(), slot);
+      for (int i = 0; i < rc.n; ++i) positions[static_cast<size_t>(i)] = rc.first + i;
+      const std::vector<float> k = gaussian(ctx.rng, rc.n * kv_width),
+                               v = gaussian(ctx.rng, rc.n * kv_width),
+                               q = gaussian(ctx.rng,
+                                            static_cast<int64_t>(rc.n) * rc.n_head * rc.head_dim);
+      const AttentionParams ap{rc.n_head,   rc.n_head_kv,
+                               rc.head_dim, 1.0f / std::sqrt(static_cast<float>(rc.head_dim)),
+                               0,           rc.softcap};
+      std::vector<uint8_t> want_k = history, want_v = history;
+      const KvLayer host_cache{want_k.data(), want_v.data(), kv, n_ctx, kv_width};
+      const BatchView host_batch{nullptr, positions.data(), slots.data(), rc.n, slot, rc.first};
+      reference::store_kv(host_cache, k.data(), v.data(), host_batch);
+      std::vector<float> want(q.size());
+      reference::attention(host_cache, q.data(), host_batch, ap, want.data());
+
+      Guarded dk_cache = Guarded::of(ctx.backend, history),
+              dv_cache = Guarded::of(ctx.backend, history);
+      Guarded dk = Guarded::of(ctx.backend, k), dv = Guarded::of(ctx.backend, v),
+              dq = Guarded::of(ctx.backend, q);
+      Guarded dslots = Guarded::of(ctx.backend, slots), dpos = Guarded::of(ctx.backend, positions);
+      Guarded out(ctx.backend, nullptr, q.size() * sizeof(float));
+      const KvLayer cache{dk_cache.ptr<void>(), dv_cache.ptr<void>(), kv, n_ctx, kv_width};
+      const BatchView batch{nullptr, dpos.ptr<int32_t>(), dslots.ptr<int32_t>(), rc.n, slot,
+                            rc.first};
+      ctx.backend.store_kv(cache, dk.ptr<float>(), dv.ptr<float>(), batch);
+      auto attend = [&] {
+        ctx.backend.attention(cache, dq.ptr<float>(), batch, ap, out.ptr<float>());
+      };
+      attend();
+      OpCheck a{"attention", std::string(kv_type_name(kv)),
+                fmt::format("heads={}/{} dim={} run n={} from={} softcap={}", rc.n_head,
+                            rc.n_head_kv, rc.head_dim, rc.n, rc.first, rc.softcap)};
+      a.threshold = kAccumulating;
+      set_attention_cost(a, positions, ap, kv);
+      const auto got = out.read<float>(a.guards_intact);
+      ctx.finish(a, got, want, attend);
     }
   }
 }

@@ -26,6 +26,9 @@ class CudaBuffer : public DeviceBuffer {
   size_t bytes_;
 };
 
+// Prefills of at least this many tokens attend on tensor cores (fewer: the tiled kernel).
+constexpr int kMinTensorCoreAttentionTokens = 64;
+
 // Dequantised weight rows staged for cuBLAS: at most this many halves at a time.
 constexpr int64_t kStagingHalves = int64_t{64} << 20;  // 128 MiB
 
@@ -202,8 +205,21 @@ class CudaBackend : public Backend, public OpGraphs {
                 const BatchView& batch) override {
     cuda::store_kv(cache, k, v, batch, stream_);
   }
+  // A prompt's prefill (one run of a slot's positions, long enough) in a global layer goes
+  // to the tensor cores; everything else to the attention kernels.
   void attention(const KvLayer& cache, const float* q, const BatchView& batch,
                  const AttentionParams& params, float* out) override {
+    const bool run = batch.run_slot >= 0 && batch.n >= kMinTensorCoreAttentionTokens &&
+                     params.window == 0 && params.head_dim % 8 == 0 &&
+                     batch.run_first + batch.n <= cache.n_ctx;
+    if (run) {
+      const size_t bytes =
+          cuda::prefill_attention_bytes(batch.run_first, batch.n, params, cache.type);
+      void* workspace = grown(attention_workspace_, bytes);
+      cuda::attention_prefill_run(cublas_, cache, q, batch.run_slot, batch.run_first, batch.n,
+                                  params, workspace, out, stream_);
+      return;
+    }
     cuda::attention(cache, q, batch, params, attention_scratch_, out, stream_);
   }
   void swiglu(const float* gate, const float* up, float* out, int64_t n) override {
@@ -225,14 +241,16 @@ class CudaBackend : public Backend, public OpGraphs {
   }
 
  private:
-  // A staging buffer of at least n halves (grown, never shrunk).
-  __half* staging_halves(std::unique_ptr<DeviceBuffer>& buffer, int64_t n) {
-    const size_t bytes = static_cast<size_t>(n) * sizeof(__half);
+  // A buffer of at least `bytes` (grown, never shrunk).
+  void* grown(std::unique_ptr<DeviceBuffer>& buffer, size_t bytes) {
     if (!buffer || buffer->bytes() < bytes) {
       synchronize();  // the old buffer may still be in use by queued work
       buffer = allocate(bytes);
     }
-    return buffer->as<__half>();
+    return buffer->data();
+  }
+  __half* staging_halves(std::unique_ptr<DeviceBuffer>& buffer, int64_t n) {
+    return static_cast<__half*>(grown(buffer, static_cast<size_t>(n) * sizeof(__half)));
   }
 
   int device_;
@@ -240,7 +258,7 @@ class CudaBackend : public Backend, public OpGraphs {
   cublasHandle_t cublas_ = nullptr;
   Capabilities caps_;
   std::unique_ptr<DeviceBuffer> weight_staging_, x_staging_;
-  std::unique_ptr<DeviceBuffer> attention_partials_, attention_arrivals_;
+  std::unique_ptr<DeviceBuffer> attention_partials_, attention_arrivals_, attention_workspace_;
   cuda::AttentionScratch attention_scratch_;
   std::vector<cudaGraphExec_t> graphs_;
 };

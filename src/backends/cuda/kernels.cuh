@@ -54,6 +54,13 @@ int64_t attention_partial_floats(int max_pairs);
 void attention(const KvLayer& cache, const float* q, const BatchView& batch,
                const AttentionParams& p, const AttentionScratch& scratch, float* out,
                cudaStream_t stream);
+// Prefill attention of a batch that is one run of a slot's positions first .. first + n - 1
+// in a global layer, on tensor cores through cuBLAS (attention_gemm.cu); `workspace` holds
+// prefill_attention_bytes(first, n, p, cache.type) bytes. Head sizes a multiple of 8.
+size_t prefill_attention_bytes(int first, int n, const AttentionParams& p, KvType type);
+void attention_prefill_run(cublasHandle_t cublas, const KvLayer& cache, const float* q, int slot,
+                           int first, int n, const AttentionParams& p, void* workspace, float* out,
+                           cudaStream_t stream);
 void swiglu(const float* gate, const float* up, float* out, int64_t n, cudaStream_t stream);
 void geglu(const float* gate, const float* up, float* out, int64_t n, cudaStream_t stream);
 void add(const float* a, const float* b, float* out, int64_t n, cudaStream_t stream);
