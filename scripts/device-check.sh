@@ -6,7 +6,7 @@
 #   scripts/device-check.sh [BIN_DIR]
 # BIN_DIR holds prebuilt `concord` and `ops_test` (and shared/ with the stories model and
 # golden file); without it the script builds the `cuda` preset first.
-# Stages can be skipped with SKIP="ops parity families matvec bench"; BENCH_SHAPES (1b, 8b) and
+# Stages can be skipped with SKIP="ops parity long families matvec bench"; BENCH_SHAPES (1b, 8b) and
 # BENCH_TYPES pick benchmark shapes and types (DEPTH_TYPES and BENCH_DEPTH: decode after a
 # long context, default q4_0 at 4096), PARITY_TYPES the synthetic parity models'
 # weight types, MATVEC_TYPES the decode-kernel benchmark's. DEFAULT_MODEL=path adds
@@ -75,6 +75,30 @@ if ! skip parity; then
     rm -f "$m"
   done
   cat "$OUT"/parity-*.txt >"$OUT/parity-all.txt"
+fi
+
+if ! skip long; then
+  # Prompts of 150+ tokens: their prefill attends on tensor cores (runs of 64+ tokens).
+  note "== long prompts cpu vs cuda (tensor-core prefill attention)"
+  mkdir -p /tmp/concord-models
+  long_models="stories:$SHARED/models/stories260K.gguf"
+  for t in f32 f16 q4_0; do
+    m=/tmp/concord-models/long-$t.gguf
+    "$BIN_CONCORD" synth -o "$m" --layers 4 --width 1024 --heads 16 --kv-heads 4 --ff 2816 \
+      --vocab 32000 --type "$t" --seed 5 >/dev/null
+    long_models+=" $t:$m"
+  done
+  m=/tmp/concord-models/long-gemma2.gguf
+  "$BIN_CONCORD" synth -o "$m" --arch gemma2 --layers 6 --width 1024 --heads 8 --kv-heads 4 \
+    --head-dim 256 --ff 4096 --vocab 32000 --window 64 --tied --type q4_k --seed 3 >/dev/null
+  long_models+=" gemma2-q4_k:$m"
+  for entry in $long_models; do
+    name=${entry%%:*} m=${entry#*:}
+    "$BIN_CONCORD" parity -m "$m" --backends cpu,cuda -n 64 --prompts scripts/prompts/long.txt \
+      --receipt "$OUT/receipt-long-$name.json" >"$OUT/parity-long-$name.txt" 2>&1
+    note "long prompts, $name: $(grep -c '^ok' "$OUT/parity-long-$name.txt") ok, $(grep -c '^FAIL' "$OUT/parity-long-$name.txt") failed; $(grep -oE 'cosine [0-9.]+' "$OUT/parity-long-$name.txt" | sort | head -1)"
+  done
+  rm -f /tmp/concord-models/long-*.gguf
 fi
 
 if ! skip families; then
