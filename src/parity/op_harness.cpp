@@ -246,6 +246,30 @@ std::vector<uint8_t> random_cache(Rng& rng, KvType kv, size_t values) {
   return bytes;
 }
 
+// An attention problem on the backend: K and V caches starting as `history`, the batch's
+// new K and V rows, its queries, slots and positions, and room for the output.
+struct DeviceAttention {
+  Guarded k_cache, v_cache, k, v, q, slots, positions, out;
+  DeviceAttention(Backend& b, const std::vector<uint8_t>& history, const std::vector<float>& k_rows,
+                  const std::vector<float>& v_rows, const std::vector<float>& queries,
+                  const std::vector<int32_t>& batch_slots,
+                  const std::vector<int32_t>& batch_positions)
+      : k_cache(Guarded::of(b, history)),
+        v_cache(Guarded::of(b, history)),
+        k(Guarded::of(b, k_rows)),
+        v(Guarded::of(b, v_rows)),
+        q(Guarded::of(b, queries)),
+        slots(Guarded::of(b, batch_slots)),
+        positions(Guarded::of(b, batch_positions)),
+        out(b, nullptr, queries.size() * sizeof(float)) {}
+  KvLayer cache(KvType kv, int64_t n_ctx, int64_t kv_width) const {
+    return {k_cache.ptr<void>(), v_cache.ptr<void>(), kv, n_ctx, kv_width};
+  }
+  BatchView batch(int n, int run_slot = -1, int run_first = -1) const {
+    return {nullptr, positions.ptr<int32_t>(), slots.ptr<int32_t>(), n, run_slot, run_first};
+  }
+};
+
 // Bytes and flops of attending from `positions`: every visible key's K and V row once, q
 // read and out written.
 void set_attention_cost(OpCheck& check, const std::vector<int32_t>& positions,
@@ -306,25 +330,22 @@ void check_kv_and_attention(Context& ctx) {
       std::vector<float> want_out(q.size());
       reference::attention(host_cache, q.data(), host_batch, ap, want_out.data());
 
-      Guarded dk_cache = Guarded::of(ctx.backend, history),
-              dv_cache = Guarded::of(ctx.backend, history);
-      Guarded dk = Guarded::of(ctx.backend, k), dv = Guarded::of(ctx.backend, v),
-              dq = Guarded::of(ctx.backend, q);
-      Guarded dslots = Guarded::of(ctx.backend, slots), dpos = Guarded::of(ctx.backend, positions);
-      Guarded out(ctx.backend, nullptr, q.size() * sizeof(float));
-      const KvLayer cache{dk_cache.ptr<void>(), dv_cache.ptr<void>(), kv, ac.n_ctx, kv_width};
-      const BatchView batch{nullptr, dpos.ptr<int32_t>(), dslots.ptr<int32_t>(), n};
+      DeviceAttention dev(ctx.backend, history, k, v, q, slots, positions);
+      const KvLayer cache = dev.cache(kv, ac.n_ctx, kv_width);
+      const BatchView batch = dev.batch(n);
       const std::string shape =
           fmt::format("heads={}/{} dim={} ctx={} n={} window={} softcap={} from={}", ac.n_head,
                       ac.n_head_kv, ac.head_dim, ac.n_ctx, n, ac.window, ac.softcap, ac.later);
 
-      auto store = [&] { ctx.backend.store_kv(cache, dk.ptr<float>(), dv.ptr<float>(), batch); };
+      auto store = [&] {
+        ctx.backend.store_kv(cache, dev.k.ptr<float>(), dev.v.ptr<float>(), batch);
+      };
       store();
       OpCheck s{"store_kv", std::string(kv_type_name(kv)), shape};
       s.threshold = kElementwise;
       s.bytes = static_cast<double>((k.size() + v.size()) * (4 + element));
-      const auto got_k = cache_to_f32(dk_cache.read<uint8_t>(s.guards_intact), kv);
-      const auto got_v = cache_to_f32(dv_cache.read<uint8_t>(s.guards_intact), kv);
+      const auto got_k = cache_to_f32(dev.k_cache.read<uint8_t>(s.guards_intact), kv);
+      const auto got_v = cache_to_f32(dev.v_cache.read<uint8_t>(s.guards_intact), kv);
       std::vector<float> got_kv = got_k, want_kv = cache_to_f32(want_k, kv);
       got_kv.insert(got_kv.end(), got_v.begin(), got_v.end());
       const auto want_vv = cache_to_f32(want_v, kv);
@@ -345,8 +366,8 @@ void check_kv_and_attention(Context& ctx) {
                 v_cache = Guarded::of(ctx.backend, history);
         Guarded rq = Guarded::of(ctx.backend, q), rk = Guarded::of(ctx.backend, k);
         const KvLayer fresh{k_cache.ptr<void>(), v_cache.ptr<void>(), kv, ac.n_ctx, kv_width};
-        ctx.backend.rope_store_kv(rq.ptr<float>(), rk.ptr<float>(), dv.ptr<float>(), fresh, batch,
-                                  ap, rp);
+        ctx.backend.rope_store_kv(rq.ptr<float>(), rk.ptr<float>(), dev.v.ptr<float>(), fresh,
+                                  batch, ap, rp);
         OpCheck r{"rope_store_kv", std::string(kv_type_name(kv)),
                   fmt::format("{} n_rot={}{}", shape, rp.n_rot, rp.neox ? " neox" : "")};
         r.threshold = kElementwise;
@@ -362,19 +383,19 @@ void check_kv_and_attention(Context& ctx) {
         }
         // Timing re-rotates the same buffers; only the first result is checked.
         ctx.finish(r, got, want, [&] {
-          ctx.backend.rope_store_kv(rq.ptr<float>(), rk.ptr<float>(), dv.ptr<float>(), fresh, batch,
-                                    ap, rp);
+          ctx.backend.rope_store_kv(rq.ptr<float>(), rk.ptr<float>(), dev.v.ptr<float>(), fresh,
+                                    batch, ap, rp);
         });
       }
 
       auto attend = [&] {
-        ctx.backend.attention(cache, dq.ptr<float>(), batch, ap, out.ptr<float>());
+        ctx.backend.attention(cache, dev.q.ptr<float>(), batch, ap, dev.out.ptr<float>());
       };
       attend();
       OpCheck a{"attention", std::string(kv_type_name(kv)), shape};
       a.threshold = kAccumulating;
       set_attention_cost(a, positions, ap, kv);
-      const auto got = out.read<float>(a.guards_intact);
+      const auto got = dev.out.read<float>(a.guards_intact);
       ctx.finish(a, got, want_out, attend);
 
       // One token alone, as a decode step runs it (backends have single-token kernels): the
@@ -441,18 +462,12 @@ void check_prefill_run_attention(Context& ctx) {
       std::vector<float> want(q.size());
       reference::attention(host_cache, q.data(), host_batch, ap, want.data());
 
-      Guarded dk_cache = Guarded::of(ctx.backend, history),
-              dv_cache = Guarded::of(ctx.backend, history);
-      Guarded dk = Guarded::of(ctx.backend, k), dv = Guarded::of(ctx.backend, v),
-              dq = Guarded::of(ctx.backend, q);
-      Guarded dslots = Guarded::of(ctx.backend, slots), dpos = Guarded::of(ctx.backend, positions);
-      Guarded out(ctx.backend, nullptr, q.size() * sizeof(float));
-      const KvLayer cache{dk_cache.ptr<void>(), dv_cache.ptr<void>(), kv, n_ctx, kv_width};
-      const BatchView batch{nullptr, dpos.ptr<int32_t>(), dslots.ptr<int32_t>(), rc.n, slot,
-                            rc.first};
-      ctx.backend.store_kv(cache, dk.ptr<float>(), dv.ptr<float>(), batch);
+      DeviceAttention dev(ctx.backend, history, k, v, q, slots, positions);
+      const KvLayer cache = dev.cache(kv, n_ctx, kv_width);
+      const BatchView batch = dev.batch(rc.n, slot, rc.first);
+      ctx.backend.store_kv(cache, dev.k.ptr<float>(), dev.v.ptr<float>(), batch);
       auto attend = [&] {
-        ctx.backend.attention(cache, dq.ptr<float>(), batch, ap, out.ptr<float>());
+        ctx.backend.attention(cache, dev.q.ptr<float>(), batch, ap, dev.out.ptr<float>());
       };
       attend();
       OpCheck a{"attention", std::string(kv_type_name(kv)),
@@ -460,7 +475,7 @@ void check_prefill_run_attention(Context& ctx) {
                             rc.n_head_kv, rc.head_dim, rc.n, rc.first, rc.softcap)};
       a.threshold = kAccumulating;
       set_attention_cost(a, positions, ap, kv);
-      const auto got = out.read<float>(a.guards_intact);
+      const auto got = dev.out.read<float>(a.guards_intact);
       ctx.finish(a, got, want, attend);
     }
   }

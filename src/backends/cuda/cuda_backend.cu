@@ -1,5 +1,6 @@
-// The CUDA backend: device memory, one stream, cuBLAS for batched matmuls, and the
-// kernels of kernels.cu for everything else. Weights stay resident in their GGUF format.
+// The CUDA backend: device memory, one stream, cuBLAS for batched matmuls and prompt
+// attention (attention_gemm.cu), and the kernels of kernels.cu, attention.cu and matvec.cu
+// for everything else. Weights stay resident in their GGUF format.
 #include "backends/cuda/cuda_backend.h"
 
 #include <fmt/format.h>
