@@ -28,9 +28,7 @@ template <>
 struct GemmType<__half> {
   static constexpr cudaDataType_t kData = CUDA_R_16F;
   static constexpr cublasComputeType_t kCompute = CUBLAS_COMPUTE_32F;
-  __device__ static __half from(float v) {
-    return __float2half_rn(fminf(fmaxf(v, -65504.0f), 65504.0f));
-  }
+  __device__ static __half from(float v) { return to_half_saturated(v); }
 };
 template <>
 struct GemmType<float> {
@@ -69,22 +67,6 @@ __global__ void scatter_outputs_kernel(const float* __restrict__ o, float* __res
   if (idx < count) out[map.q_offset(idx)] = o[idx];
 }
 
-// The block's maximum or sum of v (every thread gets it).
-template <bool kMax>
-__device__ float block_reduce(float v, float* shared) {
-  for (int offset = kWarp / 2; offset > 0; offset /= 2) {
-    const float other = __shfl_xor_sync(0xffffffffu, v, offset);
-    v = kMax ? fmaxf(v, other) : v + other;
-  }
-  const int warp = threadIdx.x / kWarp, warps = blockDim.x / kWarp;
-  __syncthreads();  // `shared` may still be read from the previous reduction
-  if (threadIdx.x % kWarp == 0) shared[warp] = v;
-  __syncthreads();
-  v = shared[0];
-  for (int w = 1; w < warps; ++w) v = kMax ? fmaxf(v, shared[w]) : v + shared[w];
-  return v;
-}
-
 // One block per row of S [n_kv * rows, keys]: the token at position first + t0 + r / group
 // sees keys 0 .. that position; p = exp(s - max) / sum over them, 0 beyond.
 template <typename T>
@@ -110,10 +92,6 @@ __global__ void causal_softmax_kernel(const float* __restrict__ s, T* __restrict
   for (int j = threadIdx.x; j < ld; j += blockDim.x) {  // P's padding columns too
     pr[j] = GemmType<T>::from(j < seen ? __expf(score(j) - m) * inv : 0.0f);
   }
-}
-
-int blocks_for(int64_t n) {
-  return static_cast<int>((n + kThreads - 1) / kThreads);
 }
 
 // The workspace of a chunk of `tokens` query tokens over `keys` keys: S [n_kv][rows][ld]
@@ -165,8 +143,8 @@ void attend_run(cublasHandle_t cublas, const KvLayer& c, const float* q, int slo
     T* pm = reinterpret_cast<T*>(base + at.p);
     T* qp = reinterpret_cast<T*>(base + at.qp);
     float* o = reinterpret_cast<float*>(base + at.o);
-    check(launch_dependent(gather_queries_kernel<T>, blocks_for(values), kThreads, 0, stream, q, qp,
-                           map, values),
+    check(launch_dependent(gather_queries_kernel<T>, blocks_for(values, kThreads), kThreads, 0,
+                           stream, q, qp, map, values),
           "gather_queries");
     // Column-major view: S_g^T [keys, rows] = K_g [keys, hd] · Qp_g^T [hd, rows].
     check(cublasGemmStridedBatchedEx(cublas, CUBLAS_OP_T, CUBLAS_OP_N, keys, rows, hd, &p.scale, k,
@@ -185,8 +163,8 @@ void attend_run(cublasHandle_t cublas, const KvLayer& c, const float* q, int slo
                                      o, CUDA_R_32F, hd, static_cast<int64_t>(rows) * hd,
                                      p.n_head_kv, GemmType<T>::kCompute, CUBLAS_GEMM_DEFAULT),
           "attention values");
-    check(launch_dependent(scatter_outputs_kernel, blocks_for(values), kThreads, 0, stream, o, out,
-                           map, values),
+    check(launch_dependent(scatter_outputs_kernel, blocks_for(values, kThreads), kThreads, 0,
+                           stream, o, out, map, values),
           "scatter_outputs");
   }
 }

@@ -13,6 +13,7 @@
 
 #include <cuda_runtime.h>
 
+#include <cstdint>
 #include <utility>
 
 namespace concord::cuda {
@@ -22,6 +23,11 @@ __device__ __forceinline__ void await_previous_and_allow_next() {
   asm volatile("griddepcontrol.wait;" ::: "memory");
   asm volatile("griddepcontrol.launch_dependents;" :::);
 #endif
+}
+
+// Blocks of `threads` threads covering n elements.
+inline int blocks_for(int64_t n, int threads) {
+  return static_cast<int>((n + threads - 1) / threads);
 }
 
 // Whether launches may overlap (on unless CONCORD_NO_PDL is set; read once).

@@ -17,15 +17,6 @@
 namespace concord::cuda {
 namespace {
 
-int blocks_for(int64_t n, int threads) {
-  return static_cast<int>((n + threads - 1) / threads);
-}
-
-// Rounds to fp16, clamping magnitudes beyond its range (65504) instead of making infinities.
-__device__ __forceinline__ __half to_half_saturated(float v) {
-  return __float2half_rn(fminf(fmaxf(v, -65504.0f), 65504.0f));
-}
-
 // --- matmul ----------------------------------------------------------------------------------
 
 template <typename Block, int BS>
@@ -85,12 +76,7 @@ __global__ void rms_norm_kernel(const float* __restrict__ x, const float* __rest
   const float* xr = x + static_cast<int64_t>(blockIdx.x) * dim;
   float sum = 0.0f;
   for (int i = threadIdx.x; i < dim; i += blockDim.x) sum += xr[i] * xr[i];
-  sum = warp_sum(sum);
-  if (threadIdx.x % kWarp == 0) partial[threadIdx.x / kWarp] = sum;
-  __syncthreads();
-  float total = 0.0f;
-  for (int w = 0; w < kNormThreads / kWarp; ++w) total += partial[w];
-  const float inv_rms = rsqrtf(total / dim + eps);
+  const float inv_rms = rsqrtf(block_reduce<false>(sum, partial) / dim + eps);
   float* yr = out + static_cast<int64_t>(blockIdx.x) * dim;
   for (int i = threadIdx.x; i < dim; i += blockDim.x) yr[i] = xr[i] * inv_rms * weight[i];
 }

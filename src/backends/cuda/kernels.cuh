@@ -28,6 +28,10 @@ bool matvec_gated(const Weight& gate, const Weight& up, const float* x, float* o
 // Batched matmuls multiply in fp16 on tensor cores (fp32 accumulation): rows [first,
 // first + count) of W dequantised into fp16 [count, n_in], and n floats of activations as
 // fp16. Both round to fp16's 11-bit significand (as TF32 would) and clamp at +-65504.
+// Rounds to fp16, clamping magnitudes beyond its range (65504) instead of making infinities.
+__device__ __forceinline__ __half to_half_saturated(float v) {
+  return __float2half_rn(fminf(fmaxf(v, -65504.0f), 65504.0f));
+}
 void dequantize_rows(const Weight& w, int64_t first, int64_t count, __half* out,
                      cudaStream_t stream);
 void to_half(const float* x, __half* out, int64_t n, cudaStream_t stream);

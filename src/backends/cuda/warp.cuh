@@ -1,4 +1,4 @@
-// Warp-level helpers shared by the CUDA kernels.
+// Warp- and block-level helpers shared by the CUDA kernels.
 #pragma once
 
 namespace concord::cuda {
@@ -10,6 +10,24 @@ __device__ __forceinline__ float warp_sum(float v) {
 #pragma unroll
   for (int offset = kWarp / 2; offset > 0; offset /= 2)
     v += __shfl_xor_sync(0xffffffffu, v, offset);
+  return v;
+}
+
+// The block's maximum (kMax) or sum of v, returned to every thread: warp_sum's butterfly
+// within each warp, then the warps' results in warp order. `shared` holds one float per
+// warp; blockDim.x is a multiple of 32.
+template <bool kMax>
+__device__ float block_reduce(float v, float* shared) {
+  for (int offset = kWarp / 2; offset > 0; offset /= 2) {
+    const float other = __shfl_xor_sync(0xffffffffu, v, offset);
+    v = kMax ? fmaxf(v, other) : v + other;
+  }
+  const int warp = threadIdx.x / kWarp, warps = blockDim.x / kWarp;
+  __syncthreads();  // `shared` may still be read from the previous reduction
+  if (threadIdx.x % kWarp == 0) shared[warp] = v;
+  __syncthreads();
+  v = shared[0];
+  for (int w = 1; w < warps; ++w) v = kMax ? fmaxf(v, shared[w]) : v + shared[w];
   return v;
 }
 
