@@ -147,6 +147,8 @@ class Backend {
   virtual std::unique_ptr<DeviceBuffer> allocate(size_t bytes) = 0;
   virtual void upload(void* device_dst, const void* host_src, size_t bytes) = 0;
   virtual void download(void* host_dst, const void* device_src, size_t bytes) = 0;
+  // Device memory to device memory, in order with the ops.
+  virtual void copy(void* device_dst, const void* device_src, size_t bytes) = 0;
   virtual void synchronize() = 0;
   // The backend's graph recorder, or null when it has none.
   virtual OpGraphs* graphs() { return nullptr; }

@@ -685,6 +685,25 @@ void check_gather_rows(Context& ctx) {
   ctx.finish(c, got, want, call);
 }
 
+// The device-to-device copy: every byte arrives (NMSE 0), odd lengths and offsets included.
+void check_copy(Context& ctx) {
+  for (int64_t n : {1, 1000, 4097}) {
+    const std::vector<float> x = gaussian(ctx.rng, n + 1);
+    Guarded src = Guarded::of(ctx.backend, x);
+    Guarded out(ctx.backend, nullptr, static_cast<size_t>(n) * sizeof(float));
+    // From the second float on: a source that is only 4-byte aligned.
+    auto call = [&] {
+      ctx.backend.copy(out.ptr<float>(), src.ptr<float>() + 1, static_cast<size_t>(n) * 4);
+    };
+    call();
+    OpCheck c{"copy", "f32", fmt::format("n={}", n)};
+    c.threshold = 0.0;
+    c.bytes = static_cast<double>(n * 2 * sizeof(float));
+    const auto got = out.read<float>(c.guards_intact);
+    ctx.finish(c, got, std::vector<float>(x.begin() + 1, x.end()), call);
+  }
+}
+
 struct OpEntry {
   const char* produces;  // comma-separated op names the check reports
   void (*check)(Context&);
@@ -701,6 +720,7 @@ constexpr OpEntry kOps[] = {
     {"swiglu,geglu,add,scale,softcap", check_elementwise},
     {"add_bias", check_add_bias},
     {"gather_rows", check_gather_rows},
+    {"copy", check_copy},
 };
 
 }  // namespace
@@ -727,7 +747,8 @@ const std::vector<std::string>& harness_ops() {
                                                "scale",
                                                "softcap",
                                                "add_bias",
-                                               "gather_rows"};
+                                               "gather_rows",
+                                               "copy"};
   return ops;
 }
 

@@ -54,6 +54,10 @@ void HostBackend::download(void* host_dst, const void* device_src, size_t bytes)
   if (bytes > 0) std::memcpy(host_dst, device_src, bytes);
 }
 
+void HostBackend::copy(void* device_dst, const void* device_src, size_t bytes) {
+  if (bytes > 0) std::memcpy(device_dst, device_src, bytes);
+}
+
 Capabilities HostBackend::host_capabilities(const std::string& detail) {
   Capabilities c;
   c.weight_types = supported_types();

@@ -10,6 +10,7 @@ class HostBackend : public Backend {
   std::unique_ptr<DeviceBuffer> allocate(size_t bytes) override;
   void upload(void* device_dst, const void* host_src, size_t bytes) override;
   void download(void* host_dst, const void* device_src, size_t bytes) override;
+  void copy(void* device_dst, const void* device_src, size_t bytes) override;
   void synchronize() override {}
 
  protected:

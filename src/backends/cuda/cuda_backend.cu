@@ -96,6 +96,10 @@ class CudaBackend : public Backend, public OpGraphs {
     check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream_), "download");
     check(cudaStreamSynchronize(stream_), "download sync");
   }
+  void copy(void* dst, const void* src, size_t bytes) override {
+    if (bytes == 0) return;
+    check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream_), "copy");
+  }
   void synchronize() override { check(cudaStreamSynchronize(stream_), "synchronize"); }
 
   OpGraphs* graphs() override { return this; }
