@@ -31,7 +31,9 @@ struct Shape {
 // and the wide loop of 32-element steps (types with a StepDecoder).
 using Grid =
     std::tuple<Tiling<1, 1, 2>, Tiling<1, 1, 4>, Tiling<1, 4, 2>, Tiling<2, 1, 2>, Tiling<2, 2, 2>,
-               Tiling<2, 4, 2>, Tiling<4, 1, 1>, Tiling<4, 1, 2>, Tiling<4, 2, 2>, Tiling<4, 4, 2>>;
+               Tiling<2, 4, 2>, Tiling<4, 1, 1>, Tiling<4, 1, 2>, Tiling<4, 2, 2>, Tiling<4, 4, 2>,
+               Tiling<2, 1, 4>, Tiling<4, 1, 4>, Tiling<4, 2, 4>, Tiling<8, 1, 1>, Tiling<8, 1, 2>,
+               Tiling<8, 1, 4>, Tiling<8, 2, 2>, Tiling<8, 4, 2>, Tiling<16, 1, 2>>;
 // The wide loop with activations from global memory (long rows in production).
 using WideGlobalGrid =
     std::tuple<Tiling<4, 2, 1, true>, Tiling<8, 2, 1, true>, Tiling<8, 4, 1, true>>;

@@ -35,6 +35,8 @@ using LongRowTiling = std::conditional_t<std::is_same_v<Block, BlockQ4_K>, Tilin
 constexpr int64_t kLongRows = 8192;
 using FloatTiling = Tiling<4, 1, 2>;
 using FloatTilingFewRows = Tiling<4, 2, 2>;
+using FloatTilingManyRows = Tiling<8, 1, 2>;
+constexpr int64_t kManyRows = 16384;
 using NarrowTiling = Tiling<1, 1, 4>;
 using BatchTiling = Tiling<1, 1, 2>;
 constexpr int64_t kFewRows = 4096;
@@ -75,6 +77,7 @@ void launch(GgmlType type, const Jobs& jobs, int64_t n_in, const float* x, int n
       if constexpr (kFloatRows<B>) {
         if (total_rows(jobs, kGated ? 1 : jobs.count) <= kFewRows)
           return run(FloatTilingFewRows{}, one);
+        if (total_rows(jobs, jobs.count) >= kManyRows) return run(FloatTilingManyRows{}, one);
         return run(FloatTiling{}, one);
       }
       run(NarrowTiling{}, one);
