@@ -12,8 +12,9 @@ namespace {
 using namespace matvec_detail;
 
 // Tilings, chosen from bench/cuda_matvec_bench's grid on an H100 (docs/perf.md).
-// Single-token steps: plain float rows take 4 rows per warp group, split over 2 warps when
-// the launch has few rows (<= 4096: more warps in flight). Q4_0, Q8_0 and Q4_K take the
+// Single-token steps: plain float rows take 8 rows per warp group split over 2 warps, or
+// over 4 when the launch has few rows (<= 4096: more warps in flight); with weights that
+// bypass L1 these beat 4 rows per warp (8B F16 tg128 166 -> 171.5 t/s, same call). Q4_0, Q8_0 and Q4_K take the
 // wide loop of 32-element steps: rows shorter than 8192 in matvec_wide.cuh's kernel with
 // staged activations (8 rows over 2 warps, 8 over 2, 4 over 1), longer rows (down
 // projections), whose staging would cost as much as their rows, in matvec_kernel.cuh's with
@@ -33,10 +34,8 @@ template <typename Block>
 using LongRowTiling = std::conditional_t<std::is_same_v<Block, BlockQ4_K>, Tiling<4, 2, 1, true>,
                                          Tiling<8, 4, 1, true>>;
 constexpr int64_t kLongRows = 8192;
-using FloatTiling = Tiling<4, 1, 2>;
-using FloatTilingFewRows = Tiling<4, 2, 2>;
-using FloatTilingManyRows = Tiling<8, 1, 2>;
-constexpr int64_t kManyRows = 16384;
+using FloatTiling = Tiling<8, 2, 2>;
+using FloatTilingFewRows = Tiling<8, 4, 2>;
 using NarrowTiling = Tiling<1, 1, 4>;
 using BatchTiling = Tiling<1, 1, 2>;
 constexpr int64_t kFewRows = 4096;
@@ -77,7 +76,6 @@ void launch(GgmlType type, const Jobs& jobs, int64_t n_in, const float* x, int n
       if constexpr (kFloatRows<B>) {
         if (total_rows(jobs, kGated ? 1 : jobs.count) <= kFewRows)
           return run(FloatTilingFewRows{}, one);
-        if (total_rows(jobs, jobs.count) >= kManyRows) return run(FloatTilingManyRows{}, one);
         return run(FloatTiling{}, one);
       }
       run(NarrowTiling{}, one);
