@@ -14,15 +14,15 @@ using namespace matvec_detail;
 // Tilings, chosen from bench/cuda_matvec_bench's grid on an H100 (docs/perf.md).
 // Single-token steps: plain float rows take 8 rows per warp group split over 2 warps, or
 // over 4 when the launch has few rows (<= 4096: more warps in flight); with weights that
-// bypass L1 these beat 4 rows per warp (8B F16 tg128 166 -> 171.5 t/s, same call). Q4_0, Q8_0 and Q4_K take the
-// wide loop of 32-element steps: rows shorter than 8192 in matvec_wide.cuh's kernel with
-// staged activations (8 rows over 2 warps, 8 over 2, 4 over 1), longer rows (down
-// projections), whose staging would cost as much as their rows, in matvec_kernel.cuh's with
-// activations from global memory (8 rows over 4 warps, 8 over 4, 4 over 2). (F16 rows
-// through the staged kernel, in runs of 8 per lane, measured slower than the plain loop:
-// 8B tg128 139.5 against 144 t/s.) The other formats take the 8-element loop with one row
-// per warp. Gated launches take half as many rows (each computes a gate and an up row).
-// Batched steps (up to 8 tokens) take one row per warp.
+// bypass L1 these beat 4 rows per warp (8B F16 tg128 166 -> 171.5 t/s, same call).
+// Q4_0, Q8_0 and Q4_K take the wide loop of 32-element steps: rows shorter than 8192 in
+// matvec_wide.cuh's kernel with staged activations (8 rows over 2 warps, 8 over 2, 4 over 1),
+// longer rows (down projections), whose staging would cost as much as their rows, in
+// matvec_kernel.cuh's with activations from global memory (8 rows over 4 warps, 8 over 4, 4 over
+// 2). (F16 rows through the staged kernel, in runs of 8 per lane, measured slower than the plain
+// loop: 8B tg128 139.5 against 144 t/s.) The other formats take the 8-element loop with one row per
+// warp. Gated launches take half as many rows (each computes a gate and an up row). Batched steps
+// (up to 8 tokens) take one row per warp.
 template <typename Block>
 constexpr bool kFloatRows =
     std::is_same_v<Block, decode::F32Element> || std::is_same_v<Block, decode::F16Element> ||
