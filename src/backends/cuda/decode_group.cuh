@@ -107,7 +107,9 @@ struct GroupDecoder {
 // L1::no_allocate), so the activations every warp re-reads stay there (docs/perf.md: 8B F16
 // tg128 153 -> 162 t/s, 1B 688 -> 765, Q4_K +3 to +7%). Not for the legacy blocks' 4-byte
 // words (LegacyWords): neighbouring lanes' blocks share sectors that L1 then no longer
-// serves twice (8B Q8_0 238 -> 92 t/s).
+// serves twice (8B Q8_0 238 -> 92 t/s). The asm reads no memory the compiler knows of, so it
+// may schedule the load anywhere, even before griddepcontrol.wait: right for weights, which
+// no kernel writes; never use it for data a kernel produces.
 __device__ __forceinline__ uint4 load_weights16(const void* p) {
   uint4 v;
   asm("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
