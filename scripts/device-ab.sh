@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
-# Decode A/B of two concord builds in one device call, interleaved (a b a b) so that both
-# see the same machine: the lent H100s differ by several percent from one lease to the next
+# Decode A/B of two or more concord builds in one device call, interleaved (a b a b) so that
+# all see the same machine: the lent H100s differ by several percent from one lease to the next
 # (docs/perf.md), more than many changes are worth.
 #
-#   scripts/device-ab.sh CONCORD_A CONCORD_B     (through the `device` tool)
+#   scripts/device-ab.sh CONCORD_A CONCORD_B [CONCORD_C ...]    (through the `device` tool)
+# A build may be a wrapper script that sets an environment variable and execs a binary.
 # TYPES (default q8_0), SHAPES (1b, 8b; default 8b 1b), DEPTHS (tokens in the cache before
 # the test, as `bench -d`; default 0) and REPS (default 3) pick the synthetic models, depths
 # and repetitions; prints tg128 t/s and utilisation per build and round.
 set -uo pipefail
-[[ $# -eq 2 && -x "$1" && -x "$2" ]] || { echo "usage: $0 CONCORD_A CONCORD_B (executables)" >&2; exit 2; }
-builds=("$(realpath "$1")" "$(realpath "$2")")
+usage() { echo "usage: $0 CONCORD_A CONCORD_B [CONCORD_C ...] (executables)" >&2; exit 2; }
+(($# >= 2)) || usage
+builds=()
+for b in "$@"; do
+  [[ -x "$b" ]] || usage
+  builds+=("$(realpath "$b")")
+done
+labels=(A B C D E F G H)
 # Builds with `serve` link cpp-httplib, absent on the device: a lib/ beside them may carry it.
 lib="$(dirname "${builds[0]}")/lib"
 [[ -d "$lib" ]] && export LD_LIBRARY_PATH="$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
@@ -25,10 +32,10 @@ for shape in ${SHAPES:-8b 1b}; do
     "${builds[0]}" synth -o "$m" $dims --vocab 128256 --ctx 8192 --type "$t" --seed 1 >/dev/null || exit 1
     for depth in ${DEPTHS:-0}; do
       for round in 1 2; do
-        for i in 0 1; do
+        for i in "${!builds[@]}"; do
           rate=$("${builds[$i]}" bench -m "$m" --backend cuda -p 0 -n 128 -d "$depth" \
             -r "${REPS:-3}" 2>&1 | grep -E "tg128" | head -1 | awk -F'|' '{print $7, $9}')
-          echo "$shape $t d$depth round $round $([[ $i == 0 ]] && echo A || echo B): $rate"
+          echo "$shape $t d$depth round $round ${labels[$i]}: $rate"
         done
       done
     done

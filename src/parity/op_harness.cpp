@@ -107,12 +107,13 @@ struct Context {
 };
 
 // Weight n_in sizes valid for a type: multiples of its block size, odd block counts too,
-// and for block formats a row of 8192 or more (backends may take another path for long
-// rows: the CUDA decode kernel reads activations from global memory there).
+// and for block formats rows of 4096 to 8191 and of 8192 or more (backends may take other
+// paths there: the CUDA decode kernel splits rows of >= 4096 over more warps in launches of
+// few rows, and reads activations from global memory for rows of >= 8192).
 std::vector<int64_t> input_widths(GgmlType type) {
   const int64_t block = type_info(type).block_size;
-  if (block == 256) return {256, 768, 8448};
-  if (block == 32) return {96, 512, 8256};
+  if (block == 256) return {256, 768, 4352, 8448};
+  if (block == 32) return {96, 512, 4160, 8256};
   return {97, 512};  // plain float formats: odd widths exercise the kernels' tails
 }
 
@@ -487,9 +488,10 @@ void check_prefill_run_attention(Context& ctx) {
 void check_fused_matmuls(Context& ctx) {
   constexpr float kEps = 1e-5f;
   for (GgmlType type : ctx.backend.capabilities().weight_types) {
-    // The two widest rows: a short one and, for block formats, a long one.
+    // Every width but the narrowest of the block formats (a row of a few blocks).
     const std::vector<int64_t> widths = input_widths(type);
-    for (const int64_t n_in : {widths[widths.size() - 2], widths.back()}) {
+    for (size_t w = widths.size() > 2 ? 1 : 0; w < widths.size(); ++w) {
+      const int64_t n_in = widths[w];
       for (const auto& shape : {std::pair<int64_t, int>{33, 1}, {130, 5}, {64, 12}}) {
         const int64_t n_out = shape.first;
         const int n = shape.second;

@@ -53,8 +53,22 @@ struct Jobs {
   const float* norm_weight = nullptr;  // non-null: x is RMS-normalised with this gain
   float norm_eps = 0.0f;
   int64_t first_group[kMaxJobs + 1] = {};
+  // first_group[count] (gated: [1]), kept apart: the kernels index no array at run time,
+  // which would copy the whole parameter block to the stack of every thread.
+  int64_t n_groups = 0;
   int count = 0;
 };
+
+// Fills in first_group and n_groups for groups of `rows_per_group` rows (gated launches
+// compute one job: their up matrix rides along with the gate's groups).
+inline void assign_groups(Jobs& jobs, int rows_per_group, bool gated) {
+  const int n_jobs = gated ? 1 : jobs.count;
+  for (int j = 0; j < n_jobs; ++j) {
+    jobs.first_group[j + 1] =
+        jobs.first_group[j] + (jobs.job[j].n_out + rows_per_group - 1) / rows_per_group;
+  }
+  jobs.n_groups = jobs.first_group[n_jobs];
+}
 
 __device__ __forceinline__ void load8(const float* p, float (&v)[8]) {
   const float4 a = *reinterpret_cast<const float4*>(p);
@@ -293,7 +307,7 @@ __global__ void __launch_bounds__(kWarp* kWarpsPerBlock)
   const int64_t group = (static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + warp_in_block) / S;
   const int n_jobs = kGated ? 1 : jobs.count;
   // Groups past the end still reach the block barrier of group_sum; they compute nothing.
-  const bool active = group < jobs.first_group[n_jobs];
+  const bool active = group < jobs.n_groups;
   int64_t job_first_group;
   const Job job = job_of_group(jobs, n_jobs, group, job_first_group);
   const int64_t row0 = (group - job_first_group) * R;
@@ -352,11 +366,8 @@ __global__ void __launch_bounds__(kWarp* kWarpsPerBlock)
 template <typename Block, int BS, int N, typename T, Epilogue E, bool kNorm>
 void launch_tiled(Jobs jobs, int64_t n_in, const float* x, int n, cudaStream_t stream) {
   constexpr bool kGated = E == Epilogue::SiluGate || E == Epilogue::GeluGate;
-  const int n_jobs = kGated ? 1 : jobs.count;
-  for (int j = 0; j < n_jobs; ++j) {
-    jobs.first_group[j + 1] = jobs.first_group[j] + (jobs.job[j].n_out + T::kRows - 1) / T::kRows;
-  }
-  const int64_t warps = jobs.first_group[n_jobs] * T::kSplit;
+  assign_groups(jobs, T::kRows, kGated);
+  const int64_t warps = jobs.n_groups * T::kSplit;
   const auto blocks = static_cast<unsigned>((warps + kWarpsPerBlock - 1) / kWarpsPerBlock);
   if (blocks == 0) return;
   check(launch_dependent(matvec_kernel<Block, BS, N, T, E, kNorm>, blocks, kWarp * kWarpsPerBlock,

@@ -114,7 +114,7 @@ __global__ void __launch_bounds__(kWarp* T::kWarps)
 
   const int warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp, part = warp % S;
   const int n_jobs = kGated ? 1 : jobs.count;
-  const int64_t n_groups = jobs.first_group[n_jobs], n_steps = n_in / 32;
+  const int64_t n_groups = jobs.n_groups, n_steps = n_in / 32;
   const int64_t blocks_per_row = n_in / BS;
   // Every warp runs the same number of rounds: group_sum's barrier needs the whole block.
   for (int64_t first = static_cast<int64_t>(blockIdx.x) * kGroupsPerBlock; first < n_groups;
@@ -167,13 +167,9 @@ bool launch_wide(Jobs jobs, int64_t n_in, const float* x, cudaStream_t stream) {
   int per_sm = 0;
   check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kWarp * T::kWarps, smem),
         "matvec occupancy");
-  constexpr bool kGated = E == Epilogue::SiluGate || E == Epilogue::GeluGate;
-  const int n_jobs = kGated ? 1 : jobs.count;
-  for (int j = 0; j < n_jobs; ++j) {
-    jobs.first_group[j + 1] = jobs.first_group[j] + (jobs.job[j].n_out + T::kRows - 1) / T::kRows;
-  }
+  assign_groups(jobs, T::kRows, E == Epilogue::SiluGate || E == Epilogue::GeluGate);
   constexpr int kGroupsPerBlock = T::kWarps / T::kSplit;
-  const int64_t needed = (jobs.first_group[n_jobs] + kGroupsPerBlock - 1) / kGroupsPerBlock;
+  const int64_t needed = (jobs.n_groups + kGroupsPerBlock - 1) / kGroupsPerBlock;
   if (needed == 0) return true;
   const auto blocks = static_cast<unsigned>(
       std::min<int64_t>(needed, static_cast<int64_t>(std::max(1, per_sm)) * sms));
