@@ -12,7 +12,9 @@
 # weight types, MATVEC_TYPES the decode-kernel benchmark's. DEFAULT_MODEL=path adds
 # CPU<->CUDA parity and a benchmark of that model file (the 250 MB default model travels
 # in chunks: see docs/perf.md). Lent machines differ by several percent: compare two builds
-# with scripts/device-ab.sh, in one call.
+# with scripts/device-ab.sh, in one call. Everything with BENCH_SHAPES="8b 1b" takes about
+# 10 minutes, the tool's limit per call: run it as two calls, SKIP="bench matvec" (~300 s)
+# and SKIP="ops parity long families matvec" BENCH_SHAPES="8b 1b" (~220 s).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-$PWD/device-out}"
