@@ -11,20 +11,21 @@ namespace {
 
 using namespace matvec_detail;
 
-// Tilings, chosen from bench/cuda_matvec_bench's grid on an H100 (docs/perf.md).
-// Single-token steps: plain float rows take 8 rows per warp group split over 2 warps, or
-// over 4 when the launch has few rows (<= 4096: more warps in flight); with weights that
-// bypass L1 these beat 4 rows per warp (8B F16 tg128 166 -> 171.5 t/s, same call).
-// Q4_0, Q8_0 and Q4_K take the wide loop of 32-element steps: rows shorter than 8192 in
-// matvec_wide.cuh's kernel with staged activations (8 rows over 2 warps, 8 over 2, 4 over 1;
-// launches of <= 6144 rows of >= 4096 elements, such as 8B Q/K/V and O, 8 rows over 4 warps in
-// blocks of 8: twice the warps for grids that fill under half the device, Q4_0 tg128 +3%, Q4_K
-// +2.6%, Q8_0 level; rows of 2048 have too few steps for 4 warps),
-// longer rows (down projections), whose staging would cost as much as their rows, in
-// matvec_kernel.cuh's with activations from global memory (8 rows over 4 warps, 8 over 4, 4 over
-// 2). (F16 rows through the staged kernel, in runs of 8 per lane, measured slower than the plain
-// loop: 8B tg128 139.5 against 144 t/s.) The other formats take the 8-element loop with one row per
-// warp. Gated launches take half as many rows (each computes a gate and an up row). Batched steps
+// Tilings, chosen from bench/cuda_matvec_bench's grid and same-call A/Bs on an H100
+// (docs/perf.md). Single-token steps:
+// - plain float rows: 8 rows per warp group split over 2 warps, or over 4 when the launch has
+//   few rows (<= 4096: more warps in flight); with weights that bypass L1 these beat 4 rows
+//   per warp (8B F16 tg128 166 -> 171.5 t/s). (F16 rows through the staged kernel, in runs of
+//   8 per lane, measured slower: 8B tg128 139.5 against 144.)
+// - Q4_0, Q8_0 and Q4_K: the wide loop of 32-element steps. Rows shorter than 8192 take
+//   matvec_wide.cuh's kernel with staged activations (8 rows over 2 warps; Q4_K 4 over 1);
+//   launches of <= 6144 rows of >= 4096 elements (8B Q/K/V, O) take 8 rows over 4 warps in
+//   blocks of 8, twice the warps for grids that fill under half the device (Q4_0 tg128 +3%,
+//   Q4_K +2.6%, Q8_0 level; rows of 2048 have too few steps for 4 warps). Longer rows (down
+//   projections), whose staging would cost as much as their rows, take matvec_kernel.cuh's
+//   with activations from global memory (8 rows over 4 warps; Q4_K 4 over 2).
+// - other formats: the 8-element loop with one row per warp.
+// Gated launches take half as many rows (each computes a gate and an up row). Batched steps
 // (up to 8 tokens) take one row per warp.
 template <typename Block>
 constexpr bool kFloatRows =
@@ -74,13 +75,15 @@ void launch(GgmlType type, const Jobs& jobs, int64_t n_in, const float* x, int n
           using T = StagedTiling<B>;
           using Rows =
               std::conditional_t<kGated, WideTiling<T::kRows / 2, T::kSplit, T::kWarps>, T>;
-          if constexpr (!kGated) {
-            if (n_in >= kSmallLaunchMinWidth && n_in < kLongRows &&
-                total_rows(jobs, jobs.count) <= kSmallLaunchRows &&
-                launch_wide<B, BS, SmallStagedTiling, E, kNorm>(jobs, n_in, x, stream))
-              return;
+          if (n_in < kLongRows) {
+            if constexpr (!kGated) {
+              if (n_in >= kSmallLaunchMinWidth &&
+                  total_rows(jobs, jobs.count) <= kSmallLaunchRows &&
+                  launch_wide<B, BS, SmallStagedTiling, E, kNorm>(jobs, n_in, x, stream))
+                return;
+            }
+            if (launch_wide<B, BS, Rows, E, kNorm>(jobs, n_in, x, stream)) return;
           }
-          if (n_in < kLongRows && launch_wide<B, BS, Rows, E, kNorm>(jobs, n_in, x, stream)) return;
           return run(LongRowTiling<B>{}, one);
         }
       }
