@@ -273,6 +273,15 @@ struct LegacyWords {
     raw.odd = (address & 3) != 0;
     return raw;
   }
+  // The same for the block starting at byte `offset` (even) of an array of words in shared
+  // memory (indexing the array, not an integer address, keeps the loads shared-memory ones).
+  static __device__ __forceinline__ LegacyWords at(const uint32_t* words, uint32_t offset) {
+    LegacyWords raw;
+#pragma unroll
+    for (int i = 0; i <= W; ++i) raw.w[i] = words[offset / 4 + i];
+    raw.odd = (offset & 3) != 0;
+    return raw;
+  }
   __device__ __forceinline__ float scale_and_codes(uint32_t (&codes)[W]) const {
 #pragma unroll
     for (int i = 0; i < W; ++i) codes[i] = __funnelshift_rc(w[i], w[i + 1], odd ? 32 : 16);
@@ -293,6 +302,10 @@ struct StepDecoder<BlockQ4_0> {
   }
   static __device__ __forceinline__ Raw load(const BlockQ4_0* row, int64_t step) {
     return Raw::load(row + step);
+  }
+  // Step `step` of a row piece copied to shared memory (matvec_stream.cuh).
+  static __device__ __forceinline__ Raw load_shared(const uint32_t* piece, int step) {
+    return Raw::at(piece, step * static_cast<uint32_t>(sizeof(BlockQ4_0)));
   }
   static __device__ __forceinline__ void decode(const Raw& raw, int64_t, float (&q)[2][16],
                                                 decode::Affine (&affine)[2]) {
@@ -319,6 +332,9 @@ struct StepDecoder<BlockQ8_0> {
   }
   static __device__ __forceinline__ Raw load(const BlockQ8_0* row, int64_t step) {
     return Raw::load(row + step);
+  }
+  static __device__ __forceinline__ Raw load_shared(const uint32_t* piece, int step) {
+    return Raw::at(piece, step * static_cast<uint32_t>(sizeof(BlockQ8_0)));
   }
   static __device__ __forceinline__ void decode(const Raw& raw, int64_t, float (&q)[2][16],
                                                 decode::Affine (&affine)[2]) {
@@ -349,6 +365,11 @@ struct StepDecoder<BlockQ4_K> {
   static __device__ __forceinline__ Raw load(const BlockQ4_K* row, int64_t step) {
     const BlockQ4_K& b = row[step / 8];
     return {load_weights16(&b), load_weights16(b.qs + 16 * (step % 8))};
+  }
+  static __device__ __forceinline__ Raw load_shared(const uint32_t* piece, int step) {
+    static_assert(sizeof(BlockQ4_K) == 9 * sizeof(uint4), "head and 8 code runs of 16 bytes");
+    const uint4* block = reinterpret_cast<const uint4*>(piece) + 9 * (step / 8);
+    return {block[0], block[1 + step % 8]};
   }
   static __device__ __forceinline__ void decode(const Raw& raw, int64_t step, float (&q)[2][16],
                                                 decode::Affine (&affine)[2]) {

@@ -4,6 +4,7 @@
 
 #include "backends/cuda/kernels.cuh"
 #include "backends/cuda/matvec_kernel.cuh"
+#include "backends/cuda/matvec_stream.cuh"
 #include "backends/cuda/matvec_wide.cuh"
 
 namespace concord::cuda {
@@ -17,7 +18,10 @@ using namespace matvec_detail;
 //   few rows (<= 4096: more warps in flight); with weights that bypass L1 these beat 4 rows
 //   per warp (8B F16 tg128 166 -> 171.5 t/s). (F16 rows through the staged kernel, in runs of
 //   8 per lane, measured slower: 8B tg128 139.5 against 144.)
-// - Q4_0, Q8_0 and Q4_K: the wide loop of 32-element steps. Rows shorter than 8192 take
+// - Q4_0, Q8_0 and Q4_K: the wide loop of 32-element steps. Gated launches of rows shorter
+//   than 8192 and other launches of rows shorter than 4096 stream their weights through
+//   shared memory (matvec_stream.cuh; 8B Q4_0 tg128 +8%, Q8_0 +3%, 1B Q4_0 +14%, Q4_K
+//   level). Otherwise rows shorter than 8192 take
 //   matvec_wide.cuh's kernel with staged activations (8 rows over 2 warps; Q4_K 4 over 1);
 //   launches of <= 6144 rows of >= 4096 elements (8B Q/K/V, O) take 8 rows over 4 warps in
 //   blocks of 8, twice the warps for grids that fill under half the device (Q4_0 tg128 +3%,
@@ -46,6 +50,13 @@ using NarrowTiling = Tiling<1, 1, 4>;
 using BatchTiling = Tiling<1, 1, 2>;
 constexpr int64_t kFewRows = 4096;
 
+// Launches the streaming kernel takes (matvec_stream.cuh; same-call A/B, docs/perf.md):
+// gated ones (gate/up) of rows under kLongRows, and the others of rows under 4096 (1B Q/K/V,
+// O). The register-fed kernels stay faster for 8B Q/K/V, O and down projections.
+bool streams(bool gated, int64_t n_in) {
+  return n_in < (gated ? kLongRows : kSmallLaunchMinWidth);
+}
+
 int64_t total_rows(const Jobs& jobs, int n_jobs) {
   int64_t rows = 0;
   for (int j = 0; j < n_jobs; ++j) rows += jobs.job[j].n_out;
@@ -70,6 +81,9 @@ void launch(GgmlType type, const Jobs& jobs, int64_t n_in, const float* x, int n
       };
       const std::integral_constant<int, 1> one;
       if (n > 1) return run(BatchTiling{}, std::integral_constant<int, kMaxMatvecTokens>{});
+      if constexpr (kStreamed<B>) {
+        if (streams(kGated, n_in) && launch_stream<B, E, kNorm>(jobs, n_in, x, stream)) return;
+      }
       if constexpr (StepDecoder<B>::kWide) {
         if (n_in % StepDecoder<B>::kRowMultiple == 0) {
           using T = StagedTiling<B>;

@@ -1,0 +1,231 @@
+// The single-token matrix-vector kernel of the wide-step formats (Q4_0, Q8_0, Q4_K), with the
+// weights streamed through shared memory.
+//
+// Why: a lane of the register-fed kernels (matvec_wide.cuh) issues the loads of one step of
+// its rows and then waits for them, so the bytes in flight per SM are bounded by registers
+// and occupancy; Nsight Compute showed the 8B Q4_0 gate/up kernel waiting on memory 64% of
+// the time at ~1.5 TB/s, and the 4-byte loads of 18- or 34-byte blocks made 73% of its L1
+// sectors excess. Here the block's threads copy whole row pieces with 16-byte asynchronous
+// copies (cp.async.cg: coalesced, past L1) into a ring of kStreamStages stages,
+// kStreamStages - 1 of them in flight while the warps decode the oldest from shared memory.
+// Weights are never written by a kernel, so the first copies are issued before the
+// dependency wait. What limits it instead is decoding: ~3 instructions per 4-bit element on
+// 16 warps per SM (8 with the staged activations of 14336-wide rows), so matvec.cu gives it
+// only the launches where it measured faster.
+//
+// A tile is kTileRows row pieces of one job (gated launches: kTileRows / 2 gate rows and the
+// matching up rows); a stage holds the tile's pieces of one chunk of kChunkSteps 32-element
+// steps. Blocks walk tiles gridDim.x apart and each tile's chunks in order, as one stream of
+// stages. Within a stage, warp w decodes rows R (w % kRowGroups) .. + R of the tile at the
+// step (w / kRowGroups) * 32 + lane of the chunk, so each staged activation load serves R
+// rows. Activations are staged as in matvec_wide.cuh.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <type_traits>
+
+#include "backends/cuda/matvec_wide.cuh"
+
+namespace concord::cuda::matvec_detail {
+
+// 16 bytes global -> shared, asynchronously and bypassing L1 (cp.async.cg, sm_80 on).
+__device__ __forceinline__ void copy16_async(void* shared_dst, const void* global_src) {
+  const auto dst = static_cast<uint32_t>(__cvta_generic_to_shared(shared_dst));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(dst), "l"(global_src) : "memory");
+}
+__device__ __forceinline__ void commit_copies() {
+  asm volatile("cp.async.commit_group;" ::: "memory");
+}
+// Waits until at most `kPending` of this thread's committed copy groups are unfinished.
+template <int kPending>
+__device__ __forceinline__ void await_copies() {
+  asm volatile("cp.async.wait_group %0;" ::"n"(kPending) : "memory");
+}
+
+constexpr int kStreamWarps = 8;
+constexpr int kTileRows = 16;
+constexpr int kStreamStages = 4;
+
+template <typename Block>
+constexpr bool kStreamed = std::is_same_v<Block, BlockQ4_0> || std::is_same_v<Block, BlockQ8_0> ||
+                           std::is_same_v<Block, BlockQ4_K>;
+
+// Rows per warp (R): 4 for the 4-bit formats (each staged activation serves 4 rows: their rows
+// are cheap to read, activations are not), 2 for Q8_0 (stages of the same ~18 KB).
+template <typename Block>
+struct StreamLayout {
+  static constexpr bool kBits8 = std::is_same_v<Block, BlockQ8_0>;
+  static constexpr int kRows = kBits8 ? 2 : 4;
+  static constexpr int kRowGroups = kTileRows / kRows;
+  static constexpr int kChunkSteps = kWarp * kStreamWarps / kRowGroups;
+  // Bytes of a 32-element step: a legacy block, or an eighth of a Q4_K block.
+  static constexpr int kStepBytes =
+      static_cast<int>(sizeof(Block)) / (kBits8 || std::is_same_v<Block, BlockQ4_0> ? 1 : 8);
+  // A row's piece of one stage: whole blocks and a multiple of 16 bytes (kChunkSteps is a
+  // multiple of 8).
+  static constexpr int kPieceBytes = kChunkSteps * kStepBytes;
+  static constexpr int kStageBytes = kTileRows * kPieceBytes;
+};
+
+inline size_t stream_bytes(int64_t n_in, int stage_bytes) {
+  return static_cast<size_t>(kStreamStages) * stage_bytes + staged_bytes(n_in);
+}
+
+template <typename Block, Epilogue E, bool kNorm>
+__global__ void __launch_bounds__(kWarp* kStreamWarps)
+    matvec_stream_kernel(Jobs jobs, int64_t n_in, const float* __restrict__ x) {
+  using Layout = StreamLayout<Block>;
+  using Decoder = StepDecoder<Block>;
+  constexpr int R = Layout::kRows;
+  constexpr bool kGated = E == Epilogue::SiluGate || E == Epilogue::GeluGate;
+  constexpr int kOutputs = kGated ? kTileRows / 2 : kTileRows;
+  constexpr int kColumnGroups = kStreamWarps / Layout::kRowGroups;
+  constexpr int kPieceChunks = Layout::kPieceBytes / 16;
+  extern __shared__ float4 stream_storage[];
+  uint8_t* stages = reinterpret_cast<uint8_t*>(stream_storage);
+  float* staged = reinterpret_cast<float*>(stages + kStreamStages * Layout::kStageBytes);
+  __shared__ float partial[kColumnGroups][kTileRows];
+
+  const int n_jobs = kGated ? 1 : jobs.count;
+  // Counts fit 32 bits (rows per matrix < 2^31); 64-bit divisions would cost ~100 instructions.
+  const int n_steps = static_cast<int>(n_in / 32);
+  const int64_t row_bytes = n_steps * int64_t{Layout::kStepBytes};
+  const int n_chunks = (n_steps + Layout::kChunkSteps - 1) / Layout::kChunkSteps;
+  const int n_tiles = static_cast<int>(jobs.n_groups);
+  const int my_tiles = n_tiles > static_cast<int>(blockIdx.x)
+                           ? (n_tiles - 1 - static_cast<int>(blockIdx.x)) / gridDim.x + 1
+                           : 0;
+  const int n_items = my_tiles * n_chunks;
+
+  // Stage `item % kStreamStages` <- the tile's pieces of chunk `chunk` (the item's).
+  const auto issue = [&](int item, int tile, int chunk) {
+    if (item < n_items) {
+      int64_t job_first_tile;
+      const Job job = job_of_group(jobs, n_jobs, tile, job_first_tile);
+      const int64_t row0 = (tile - job_first_tile) * kOutputs;
+      const int offset = chunk * Layout::kPieceBytes;
+      const int bytes = static_cast<int>(min(int64_t{Layout::kPieceBytes}, row_bytes - offset));
+      uint8_t* stage = stages + item % kStreamStages * Layout::kStageBytes;
+      for (int k = threadIdx.x; k < kTileRows * kPieceChunks; k += blockDim.x) {
+        const int piece = k / kPieceChunks, at = 16 * (k % kPieceChunks);
+        if (at >= bytes) continue;
+        // Pieces past kOutputs of a gated tile are the up matrix's rows; rows past the end
+        // re-read the last one (their sums are not stored).
+        const int64_t row = min(row0 + piece % kOutputs, job.n_out - 1);
+        const void* matrix = kGated && piece >= kOutputs ? jobs.job[1].w : job.w;
+        copy16_async(stage + piece * Layout::kPieceBytes + at,
+                     static_cast<const uint8_t*>(matrix) + row * row_bytes + offset + at);
+      }
+    }
+    commit_copies();  // empty groups too: every thread counts the same groups
+  };
+  // The item issued next, as (tile, chunk).
+  int next_item = 0, next_tile = blockIdx.x, next_chunk = 0;
+  const auto issue_next = [&] {
+    issue(next_item, next_tile, next_chunk);
+    ++next_item;
+    if (++next_chunk == n_chunks) next_chunk = 0, next_tile += gridDim.x;
+  };
+
+  // The first stages' copies overlap the previous kernel's tail (8B Q4_0 tg128 +5% against
+  // issuing them after the wait).
+  for (int i = 0; i < kStreamStages - 1; ++i) issue_next();
+  await_previous_and_allow_next();  // x is the previous kernel's output
+  const float squares =
+      stage_activations<Decoder, kStreamWarps, kNorm>(x, jobs.norm_weight, n_in, staged);
+  const float inv_rms = kNorm ? rsqrtf(squares / n_in + jobs.norm_eps) : 1.0f;
+
+  const int warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp;
+  const int first_row = R * (warp % Layout::kRowGroups), column = warp / Layout::kRowGroups;
+  const int step_in_chunk = kWarp * column + lane;
+  float acc[R];
+#pragma unroll
+  for (int r = 0; r < R; ++r) acc[r] = 0.0f;
+  int tile = blockIdx.x, chunk = 0;
+  for (int item = 0; item < n_items; ++item) {
+    await_copies<kStreamStages - 2>();
+    __syncthreads();  // every thread's copies of this item landed; the oldest stage is free
+    issue_next();
+    const int step = chunk * Layout::kChunkSteps + step_in_chunk;
+    if (step < n_steps) {
+      const auto* words =
+          reinterpret_cast<const uint32_t*>(stages + item % kStreamStages * Layout::kStageBytes);
+      typename Decoder::Raw raw[R];
+#pragma unroll
+      for (int r = 0; r < R; ++r) {
+        raw[r] =
+            Decoder::load_shared(words + (first_row + r) * Layout::kPieceBytes / 4, step_in_chunk);
+      }
+      const float* xs_step = staged + step * kStagedStride;
+      float xs[2][16], xsum[2] = {0.0f, 0.0f};
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        load16(xs_step + 16 * h, xs[h]);
+        if constexpr (Decoder::kOffset) {
+#pragma unroll
+          for (int j = 0; j < 16; ++j) xsum[h] += xs[h][j];
+        }
+      }
+      accumulate_step<Block, R>(raw, step, xs, xsum, acc);
+    }
+    if (++chunk == n_chunks) {  // the tile is complete: sum its rows, store, start afresh
+#pragma unroll
+      for (int r = 0; r < R; ++r) {
+        const float total = warp_sum(acc[r]);
+        if (lane == 0) partial[column][first_row + r] = total;
+        acc[r] = 0.0f;
+      }
+      __syncthreads();
+      if (threadIdx.x < kOutputs) {
+        int64_t job_first_tile;
+        const Job job = job_of_group(jobs, n_jobs, tile, job_first_tile);
+        const int64_t row = (tile - job_first_tile) * kOutputs + threadIdx.x;
+        float value = 0.0f, up = 0.0f;
+#pragma unroll
+        for (int c = 0; c < kColumnGroups; ++c) {
+          value += partial[c][threadIdx.x];
+          if constexpr (kGated) up += partial[c][kOutputs + threadIdx.x];
+        }
+        if (row < job.n_out) store_output<E>(job.out + row, value * inv_rms, up * inv_rms);
+      }
+      // `partial` is next written after the following item's barrier.
+      chunk = 0;
+      tile += gridDim.x;
+    }
+  }
+}
+
+// Launches the streaming kernel over `jobs`; returns false, launching nothing, where it does
+// not apply: rows that are not whole 16-byte runs (n_in % 256), matrices not 16-byte
+// aligned, or activations too long to stage.
+template <typename Block, Epilogue E, bool kNorm>
+bool launch_stream(Jobs jobs, int64_t n_in, const float* x, cudaStream_t stream) {
+  using Layout = StreamLayout<Block>;
+  constexpr bool kGated = E == Epilogue::SiluGate || E == Epilogue::GeluGate;
+  if (n_in % 256 != 0) return false;
+  for (int j = 0; j < (kGated ? 2 : jobs.count); ++j) {
+    if (reinterpret_cast<uintptr_t>(jobs.job[j].w) % 16 != 0) return false;
+  }
+  const size_t smem = stream_bytes(n_in, Layout::kStageBytes);
+  if (smem > kMaxStagedBytes) return false;
+  const auto kernel = matvec_stream_kernel<Block, E, kNorm>;
+  check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                             static_cast<int>(kMaxStagedBytes)),
+        "matvec shared memory");
+  int device = 0, sms = 0, per_sm = 0;
+  check(cudaGetDevice(&device), "device");
+  check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), "SM count");
+  check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kWarp * kStreamWarps, smem),
+        "matvec occupancy");
+  assign_groups(jobs, kGated ? kTileRows / 2 : kTileRows, kGated);
+  if (jobs.n_groups == 0) return true;
+  const auto blocks = static_cast<unsigned>(
+      std::min<int64_t>(jobs.n_groups, static_cast<int64_t>(std::max(1, per_sm)) * sms));
+  check(launch_dependent(kernel, blocks, kWarp * kStreamWarps, smem, stream, jobs, n_in, x),
+        "matvec");
+  return true;
+}
+
+}  // namespace concord::cuda::matvec_detail
