@@ -82,7 +82,9 @@ void launch(GgmlType type, const Jobs& jobs, int64_t n_in, const float* x, int n
       const std::integral_constant<int, 1> one;
       if (n > 1) return run(BatchTiling{}, std::integral_constant<int, kMaxMatvecTokens>{});
       if constexpr (kStreamed<B>) {
-        if (streams(kGated, n_in) && launch_stream<B, E, kNorm>(jobs, n_in, x, stream)) return;
+        if (streams(kGated, n_in) &&
+            launch_stream<B, DefaultStreamLayout<B>, E, kNorm>(jobs, n_in, x, stream))
+          return;
       }
       if constexpr (StepDecoder<B>::kWide) {
         if (n_in % StepDecoder<B>::kRowMultiple == 0) {

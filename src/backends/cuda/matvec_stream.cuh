@@ -6,8 +6,8 @@
 // and occupancy; Nsight Compute showed the 8B Q4_0 gate/up kernel waiting on memory 64% of
 // the time at ~1.5 TB/s, and the 4-byte loads of 18- or 34-byte blocks made 73% of its L1
 // sectors excess. Here the block's threads copy whole row pieces with 16-byte asynchronous
-// copies (cp.async.cg: coalesced, past L1) into a ring of kStreamStages stages,
-// kStreamStages - 1 of them in flight while the warps decode the oldest from shared memory.
+// copies (cp.async.cg: coalesced, past L1) into a ring of stages (4 of ~18 KB), all but one
+// of them in flight while the warps decode the oldest from shared memory.
 // Weights are never written by a kernel, so the first copies are issued before the
 // dependency wait. What limits it instead is decoding: ~3 instructions per 4-bit element on
 // 16 warps per SM (8 with the staged activations of 14336-wide rows), so matvec.cu gives it
@@ -46,37 +46,42 @@ __device__ __forceinline__ void await_copies() {
 
 constexpr int kStreamWarps = 8;
 constexpr int kTileRows = 16;
-constexpr int kStreamStages = 4;
+constexpr int kDefaultStreamStages = 4;
 
 template <typename Block>
 constexpr bool kStreamed = std::is_same_v<Block, BlockQ4_0> || std::is_same_v<Block, BlockQ8_0> ||
                            std::is_same_v<Block, BlockQ4_K>;
 
-// Rows per warp (R): 4 for the 4-bit formats (each staged activation serves 4 rows: their rows
-// are cheap to read, activations are not), 2 for Q8_0 (stages of the same ~18 KB).
-template <typename Block>
+// StreamLayout<Block, R, S>: R rows per warp, a ring of S stages.
+template <typename Block, int R, int S>
 struct StreamLayout {
-  static constexpr bool kBits8 = std::is_same_v<Block, BlockQ8_0>;
-  static constexpr int kRows = kBits8 ? 2 : 4;
+  static_assert(S >= 2 && kTileRows % R == 0 && kTileRows / R <= kStreamWarps,
+                "a stage in flight, and every warp on whole rows of the tile");
+  static constexpr int kRows = R;
+  static constexpr int kStages = S;
   static constexpr int kRowGroups = kTileRows / kRows;
   static constexpr int kChunkSteps = kWarp * kStreamWarps / kRowGroups;
   // Bytes of a 32-element step: a legacy block, or an eighth of a Q4_K block.
   static constexpr int kStepBytes =
-      static_cast<int>(sizeof(Block)) / (kBits8 || std::is_same_v<Block, BlockQ4_0> ? 1 : 8);
+      static_cast<int>(sizeof(Block)) / (std::is_same_v<Block, BlockQ4_K> ? 8 : 1);
   // A row's piece of one stage: whole blocks and a multiple of 16 bytes (kChunkSteps is a
   // multiple of 8).
   static constexpr int kPieceBytes = kChunkSteps * kStepBytes;
   static constexpr int kStageBytes = kTileRows * kPieceBytes;
+  static size_t shared_bytes(int64_t n_in) {
+    return static_cast<size_t>(kStages) * kStageBytes + staged_bytes(n_in);
+  }
 };
+// 4 rows per warp for the 4-bit formats (each staged activation serves 4 rows: their rows are
+// cheap to read, activations are not), 2 for Q8_0 (stages of the same ~18 KB); 4 stages (3 or
+// 5 measured slower, 8B Q4_0 tg128 351 -> 339; 2 rows per warp for Q4_0, 320).
+template <typename Block>
+using DefaultStreamLayout =
+    StreamLayout<Block, std::is_same_v<Block, BlockQ8_0> ? 2 : 4, kDefaultStreamStages>;
 
-inline size_t stream_bytes(int64_t n_in, int stage_bytes) {
-  return static_cast<size_t>(kStreamStages) * stage_bytes + staged_bytes(n_in);
-}
-
-template <typename Block, Epilogue E, bool kNorm>
+template <typename Block, typename Layout, Epilogue E, bool kNorm>
 __global__ void __launch_bounds__(kWarp* kStreamWarps)
     matvec_stream_kernel(Jobs jobs, int64_t n_in, const float* __restrict__ x) {
-  using Layout = StreamLayout<Block>;
   using Decoder = StepDecoder<Block>;
   constexpr int R = Layout::kRows;
   constexpr bool kGated = E == Epilogue::SiluGate || E == Epilogue::GeluGate;
@@ -85,7 +90,7 @@ __global__ void __launch_bounds__(kWarp* kStreamWarps)
   constexpr int kPieceChunks = Layout::kPieceBytes / 16;
   extern __shared__ float4 stream_storage[];
   uint8_t* stages = reinterpret_cast<uint8_t*>(stream_storage);
-  float* staged = reinterpret_cast<float*>(stages + kStreamStages * Layout::kStageBytes);
+  float* staged = reinterpret_cast<float*>(stages + Layout::kStages * Layout::kStageBytes);
   __shared__ float partial[kColumnGroups][kTileRows];
 
   const int n_jobs = kGated ? 1 : jobs.count;
@@ -99,7 +104,7 @@ __global__ void __launch_bounds__(kWarp* kStreamWarps)
                            : 0;
   const int n_items = my_tiles * n_chunks;
 
-  // Stage `item % kStreamStages` <- the tile's pieces of chunk `chunk` (the item's).
+  // Stage `item % Layout::kStages` <- the tile's pieces of chunk `chunk` (the item's).
   const auto issue = [&](int item, int tile, int chunk) {
     if (item < n_items) {
       int64_t job_first_tile;
@@ -107,7 +112,7 @@ __global__ void __launch_bounds__(kWarp* kStreamWarps)
       const int64_t row0 = (tile - job_first_tile) * kOutputs;
       const int offset = chunk * Layout::kPieceBytes;
       const int bytes = static_cast<int>(min(int64_t{Layout::kPieceBytes}, row_bytes - offset));
-      uint8_t* stage = stages + item % kStreamStages * Layout::kStageBytes;
+      uint8_t* stage = stages + item % Layout::kStages * Layout::kStageBytes;
       for (int k = threadIdx.x; k < kTileRows * kPieceChunks; k += blockDim.x) {
         const int piece = k / kPieceChunks, at = 16 * (k % kPieceChunks);
         if (at >= bytes) continue;
@@ -131,7 +136,7 @@ __global__ void __launch_bounds__(kWarp* kStreamWarps)
 
   // The first stages' copies overlap the previous kernel's tail (8B Q4_0 tg128 +5% against
   // issuing them after the wait).
-  for (int i = 0; i < kStreamStages - 1; ++i) issue_next();
+  for (int i = 0; i < Layout::kStages - 1; ++i) issue_next();
   await_previous_and_allow_next();  // x is the previous kernel's output
   const float squares =
       stage_activations<Decoder, kStreamWarps, kNorm>(x, jobs.norm_weight, n_in, staged);
@@ -145,29 +150,21 @@ __global__ void __launch_bounds__(kWarp* kStreamWarps)
   for (int r = 0; r < R; ++r) acc[r] = 0.0f;
   int tile = blockIdx.x, chunk = 0;
   for (int item = 0; item < n_items; ++item) {
-    await_copies<kStreamStages - 2>();
+    await_copies<Layout::kStages - 2>();
     __syncthreads();  // every thread's copies of this item landed; the oldest stage is free
     issue_next();
     const int step = chunk * Layout::kChunkSteps + step_in_chunk;
     if (step < n_steps) {
       const auto* words =
-          reinterpret_cast<const uint32_t*>(stages + item % kStreamStages * Layout::kStageBytes);
+          reinterpret_cast<const uint32_t*>(stages + item % Layout::kStages * Layout::kStageBytes);
       typename Decoder::Raw raw[R];
 #pragma unroll
       for (int r = 0; r < R; ++r) {
         raw[r] =
             Decoder::load_shared(words + (first_row + r) * Layout::kPieceBytes / 4, step_in_chunk);
       }
-      const float* xs_step = staged + step * kStagedStride;
-      float xs[2][16], xsum[2] = {0.0f, 0.0f};
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        load16(xs_step + 16 * h, xs[h]);
-        if constexpr (Decoder::kOffset) {
-#pragma unroll
-          for (int j = 0; j < 16; ++j) xsum[h] += xs[h][j];
-        }
-      }
+      float xs[2][16], xsum[2];
+      load_staged_step<Decoder>(staged + step * kStagedStride, xs, xsum);
       accumulate_step<Block, R>(raw, step, xs, xsum, acc);
     }
     if (++chunk == n_chunks) {  // the tile is complete: sum its rows, store, start afresh
@@ -200,17 +197,16 @@ __global__ void __launch_bounds__(kWarp* kStreamWarps)
 // Launches the streaming kernel over `jobs`; returns false, launching nothing, where it does
 // not apply: rows that are not whole 16-byte runs (n_in % 256), matrices not 16-byte
 // aligned, or activations too long to stage.
-template <typename Block, Epilogue E, bool kNorm>
+template <typename Block, typename Layout, Epilogue E, bool kNorm>
 bool launch_stream(Jobs jobs, int64_t n_in, const float* x, cudaStream_t stream) {
-  using Layout = StreamLayout<Block>;
   constexpr bool kGated = E == Epilogue::SiluGate || E == Epilogue::GeluGate;
   if (n_in % 256 != 0) return false;
   for (int j = 0; j < (kGated ? 2 : jobs.count); ++j) {
     if (reinterpret_cast<uintptr_t>(jobs.job[j].w) % 16 != 0) return false;
   }
-  const size_t smem = stream_bytes(n_in, Layout::kStageBytes);
+  const size_t smem = Layout::shared_bytes(n_in);
   if (smem > kMaxStagedBytes) return false;
-  const auto kernel = matvec_stream_kernel<Block, E, kNorm>;
+  const auto kernel = matvec_stream_kernel<Block, Layout, E, kNorm>;
   check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                              static_cast<int>(kMaxStagedBytes)),
         "matvec shared memory");

@@ -76,6 +76,21 @@ __device__ __forceinline__ float stage_activations(const float* __restrict__ x,
   return total;
 }
 
+// A staged step's activations, in two halves of 16, and their sums (formats with an offset).
+template <typename Decoder>
+__device__ __forceinline__ void load_staged_step(const float* staged_step, float (&xs)[2][16],
+                                                 float (&xsum)[2]) {
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    load16(staged_step + 16 * h, xs[h]);
+    xsum[h] = 0.0f;
+    if constexpr (Decoder::kOffset) {
+#pragma unroll
+      for (int j = 0; j < 16; ++j) xsum[h] += xs[h][j];
+    }
+  }
+}
+
 // acc[r] += step `step` of row r (StepDecoder) · the staged activations of that step.
 template <typename Block, int ROWS>
 __device__ __forceinline__ void dot_step(const Block* const (&rows)[ROWS], int64_t step,
@@ -85,15 +100,8 @@ __device__ __forceinline__ void dot_step(const Block* const (&rows)[ROWS], int64
   typename Decoder::Raw raw[ROWS];
 #pragma unroll
   for (int r = 0; r < ROWS; ++r) raw[r] = Decoder::load(rows[r], step);
-  float xs[2][16], xsum[2] = {0.0f, 0.0f};
-#pragma unroll
-  for (int h = 0; h < 2; ++h) {
-    load16(staged_step + 16 * h, xs[h]);
-    if constexpr (Decoder::kOffset) {
-#pragma unroll
-      for (int j = 0; j < 16; ++j) xsum[h] += xs[h][j];
-    }
-  }
+  float xs[2][16], xsum[2];
+  load_staged_step<Decoder>(staged_step, xs, xsum);
   accumulate_step<Block, ROWS>(raw, step, xs, xsum, acc);
 }
 
