@@ -207,18 +207,9 @@ bool launch_stream(Jobs jobs, int64_t n_in, const float* x, cudaStream_t stream)
   const size_t smem = Layout::shared_bytes(n_in);
   if (smem > kMaxStagedBytes) return false;
   const auto kernel = matvec_stream_kernel<Block, Layout, E, kNorm>;
-  check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                             static_cast<int>(kMaxStagedBytes)),
-        "matvec shared memory");
-  int device = 0, sms = 0, per_sm = 0;
-  check(cudaGetDevice(&device), "device");
-  check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), "SM count");
-  check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kWarp * kStreamWarps, smem),
-        "matvec occupancy");
   assign_groups(jobs, kGated ? kTileRows / 2 : kTileRows, kGated);
   if (jobs.n_groups == 0) return true;
-  const auto blocks = static_cast<unsigned>(
-      std::min<int64_t>(jobs.n_groups, static_cast<int64_t>(std::max(1, per_sm)) * sms));
+  const unsigned blocks = resident_blocks(kernel, kWarp * kStreamWarps, smem, jobs.n_groups);
   check(launch_dependent(kernel, blocks, kWarp * kStreamWarps, smem, stream, jobs, n_in, x),
         "matvec");
   return true;

@@ -157,6 +157,23 @@ __global__ void __launch_bounds__(kWarp* T::kWarps)
   }
 }
 
+// Blocks for a launch of `kernel` whose blocks stay resident and walk the work: as many as
+// fit on the device at once with `smem` bytes of staged data each, at most `needed`.
+template <typename Kernel>
+unsigned resident_blocks(Kernel kernel, int threads, size_t smem, int64_t needed) {
+  // Cheap host calls, made per launch (decode steps replay a graph): the device may change.
+  check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                             static_cast<int>(kMaxStagedBytes)),
+        "matvec shared memory");
+  int device = 0, sms = 0, per_sm = 0;
+  check(cudaGetDevice(&device), "device");
+  check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), "SM count");
+  check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, threads, smem),
+        "matvec occupancy");
+  return static_cast<unsigned>(
+      std::min<int64_t>(needed, static_cast<int64_t>(std::max(1, per_sm)) * sms));
+}
+
 // Launches the wide kernel over `jobs` (first_group filled in here) with tiling T: as many
 // blocks as fit on the device at once, each holding the staged activations. Returns false,
 // launching nothing, where the row is too long to stage.
@@ -165,22 +182,11 @@ bool launch_wide(Jobs jobs, int64_t n_in, const float* x, cudaStream_t stream) {
   const size_t smem = staged_bytes(n_in);
   if (smem > kMaxStagedBytes) return false;
   const auto kernel = matvec_wide_kernel<Block, BS, T, E, kNorm>;
-  // Cheap host calls, made per launch (decode steps replay a graph): the device may change.
-  check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                             static_cast<int>(kMaxStagedBytes)),
-        "matvec shared memory");
-  int device = 0, sms = 0;
-  check(cudaGetDevice(&device), "device");
-  check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), "SM count");
-  int per_sm = 0;
-  check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kWarp * T::kWarps, smem),
-        "matvec occupancy");
   assign_groups(jobs, T::kRows, E == Epilogue::SiluGate || E == Epilogue::GeluGate);
   constexpr int kGroupsPerBlock = T::kWarps / T::kSplit;
   const int64_t needed = (jobs.n_groups + kGroupsPerBlock - 1) / kGroupsPerBlock;
   if (needed == 0) return true;
-  const auto blocks = static_cast<unsigned>(
-      std::min<int64_t>(needed, static_cast<int64_t>(std::max(1, per_sm)) * sms));
+  const unsigned blocks = resident_blocks(kernel, kWarp * T::kWarps, smem, needed);
   check(launch_dependent(kernel, blocks, kWarp * T::kWarps, smem, stream, jobs, n_in, x), "matvec");
   return true;
 }
