@@ -109,9 +109,9 @@ struct Context {
 // Weight n_in sizes valid for a type: multiples of its block size, odd block counts too,
 // and for block formats rows of 4096 to 8191 and of 8192 or more (backends may take other
 // paths there: the CUDA decode kernel splits rows of >= 4096 over more warps in launches of
-// few rows, and reads activations from global memory for rows of >= 8192). 2304 (a multiple
-// of 256 with a remainder of 2048) gives legacy rows that the CUDA streaming kernel copies
-// in several pieces, the last one partial.
+// few rows, and reads activations from global memory for rows of >= 8192). 2304, a multiple
+// of 256 but not of 1024, gives legacy rows that the CUDA streaming kernel copies in several
+// pieces (of 1024 or 2048 elements), the last one partial.
 std::vector<int64_t> input_widths(GgmlType type) {
   const int64_t block = type_info(type).block_size;
   if (block == 256) return {256, 768, 4352, 8448};

@@ -21,8 +21,8 @@ using namespace matvec_detail;
 // - Q4_0, Q8_0 and Q4_K: the wide loop of 32-element steps. Gated launches of rows shorter
 //   than 8192 and other launches of rows shorter than 4096 stream their weights through
 //   shared memory (matvec_stream.cuh; 8B Q4_0 tg128 +8%, Q8_0 +3%, 1B Q4_0 +14%, Q4_K
-//   level). Otherwise rows shorter than 8192 take
-//   matvec_wide.cuh's kernel with staged activations (8 rows over 2 warps; Q4_K 4 over 1);
+//   level). Other rows shorter than 8192 take matvec_wide.cuh's kernel with staged
+//   activations (8 rows over 2 warps; Q4_K 4 over 1);
 //   launches of <= 6144 rows of >= 4096 elements (8B Q/K/V, O) take 8 rows over 4 warps in
 //   blocks of 8, twice the warps for grids that fill under half the device (Q4_0 tg128 +3%,
 //   Q4_K +2.6%, Q8_0 level; rows of 2048 have too few steps for 4 warps). Longer rows (down
