@@ -1,5 +1,7 @@
 // Matrix-vector products for decode steps: the host side of matvec_kernel.cuh (which
 // tiling each weight type takes, and the fused forms' job lists).
+#include <cstdlib>
+#include <string>
 #include <type_traits>
 
 #include "backends/cuda/kernels.cuh"
@@ -21,7 +23,8 @@ using namespace matvec_detail;
 // - Q4_0, Q8_0 and Q4_K: the wide loop of 32-element steps. Gated launches of rows shorter
 //   than 8192 and other launches of rows shorter than 4096 stream their weights through
 //   shared memory (matvec_stream.cuh; 8B Q4_0 tg128 +8%, Q8_0 +3%, 1B Q4_0 +14%, Q4_K
-//   level). Other rows shorter than 8192 take matvec_wide.cuh's kernel with staged
+//   level; with CONCORD_CUDA_TENSOR_DECODE=1, Q4_0 and Q8_0 multiply on tensor cores there,
+//   matvec_tensor.cuh). Other rows shorter than 8192 take matvec_wide.cuh's kernel with staged
 //   activations (8 rows over 2 warps; Q4_K 4 over 1);
 //   launches of <= 6144 rows of >= 4096 elements (8B Q/K/V, O) take 8 rows over 4 warps in
 //   blocks of 8, twice the warps for grids that fill under half the device (Q4_0 tg128 +3%,
@@ -57,6 +60,17 @@ bool streams(bool gated, int64_t n_in) {
   return n_in < (gated ? kLongRows : kSmallLaunchMinWidth);
 }
 
+// CONCORD_CUDA_TENSOR_DECODE=1: the streamed Q4_0 and Q8_0 launches multiply on tensor cores
+// (matvec_tensor.cuh). Opt-in until it has run on a device: its operands are checked on the
+// host (tests/backend/tensor_fragments_test.cpp), the mma instruction itself is not.
+bool tensor_decode_enabled() {
+  static const bool enabled = [] {
+    const char* v = std::getenv("CONCORD_CUDA_TENSOR_DECODE");
+    return v != nullptr && std::string(v) == "1";
+  }();
+  return enabled;
+}
+
 int64_t total_rows(const Jobs& jobs, int n_jobs) {
   int64_t rows = 0;
   for (int j = 0; j < n_jobs; ++j) rows += jobs.job[j].n_out;
@@ -81,9 +95,14 @@ void launch(GgmlType type, const Jobs& jobs, int64_t n_in, const float* x, int n
       };
       const std::integral_constant<int, 1> one;
       if (n > 1) return run(BatchTiling{}, std::integral_constant<int, kMaxMatvecTokens>{});
+      if constexpr (kTensorStreamed<B>) {
+        if (tensor_decode_enabled() && streams(kGated, n_in) &&
+            launch_stream<DefaultTensorStream<B>, E, kNorm>(jobs, n_in, x, stream))
+          return;
+      }
       if constexpr (kStreamed<B>) {
         if (streams(kGated, n_in) &&
-            launch_stream<B, DefaultStreamLayout<B>, E, kNorm>(jobs, n_in, x, stream))
+            launch_stream<DefaultScalarStream<B>, E, kNorm>(jobs, n_in, x, stream))
           return;
       }
       if constexpr (StepDecoder<B>::kWide) {

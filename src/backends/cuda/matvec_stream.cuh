@@ -16,9 +16,10 @@
 // A tile is kTileRows row pieces of one job (gated launches: kTileRows / 2 gate rows and the
 // matching up rows); a stage holds the tile's pieces of one chunk of kChunkSteps 32-element
 // steps. Blocks walk tiles gridDim.x apart and each tile's chunks in order, as one stream of
-// stages. Within a stage, warp w decodes rows R (w % kRowGroups) .. + R of the tile at the
-// step (w / kRowGroups) * 32 + lane of the chunk, so each staged activation load serves R
-// rows. Activations are staged as in matvec_wide.cuh.
+// stages. What the warps do with a stage is the kernel's Math: ScalarStream decodes codes to
+// fp32 (every streamed format), TensorStream multiplies on tensor cores (Q4_0 and Q8_0,
+// matvec_tensor.cuh; opt-in, see matvec.cu). Each stages x its own way and leaves per-warp
+// partial sums of the tile's rows, which the kernel adds up and stores.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -26,6 +27,7 @@
 #include <algorithm>
 #include <type_traits>
 
+#include "backends/cuda/matvec_tensor.cuh"
 #include "backends/cuda/matvec_wide.cuh"
 
 namespace concord::cuda::matvec_detail {
@@ -52,46 +54,146 @@ template <typename Block>
 constexpr bool kStreamed = std::is_same_v<Block, BlockQ4_0> || std::is_same_v<Block, BlockQ8_0> ||
                            std::is_same_v<Block, BlockQ4_K>;
 
-// StreamLayout<Block, R, S>: R rows per warp, a ring of S stages.
-template <typename Block, int R, int S>
+// StreamLayout<Block, C, S>: stages of C 32-element steps of each of a tile's rows, a ring of S.
+template <typename Block, int C, int S>
 struct StreamLayout {
-  static_assert(S >= 2 && kTileRows % R == 0 && kTileRows / R <= kStreamWarps,
-                "a stage in flight, and every warp on whole rows of the tile");
-  static constexpr int kRows = R;
+  static_assert(S >= 2 && C % 8 == 0, "a stage in flight; pieces of whole 16-byte runs");
+  static constexpr int kChunkSteps = C;
   static constexpr int kStages = S;
-  static constexpr int kRowGroups = kTileRows / kRows;
-  static constexpr int kChunkSteps = kWarp * kStreamWarps / kRowGroups;
   // Bytes of a 32-element step: a legacy block, or an eighth of a Q4_K block.
   static constexpr int kStepBytes =
       static_cast<int>(sizeof(Block)) / (std::is_same_v<Block, BlockQ4_K> ? 8 : 1);
-  // A row's piece of one stage: whole blocks and a multiple of 16 bytes (kChunkSteps is a
-  // multiple of 8).
+  // A row's piece of one stage: whole blocks and a multiple of 16 bytes.
   static constexpr int kPieceBytes = kChunkSteps * kStepBytes;
   static constexpr int kStageBytes = kTileRows * kPieceBytes;
-  static size_t shared_bytes(int64_t n_in) {
-    return static_cast<size_t>(kStages) * kStageBytes + staged_bytes(n_in);
+};
+
+// The fp32 products (StepDecoder): warp w decodes rows R (w % kRowGroups) .. + R of the tile
+// at the step (w / kRowGroups) * 32 + lane of the chunk, so each staged activation load
+// serves R rows. Activations are staged as in matvec_wide.cuh.
+template <typename Block, int R>
+struct ScalarStream {
+  static_assert(kTileRows % R == 0 && kTileRows / R <= kStreamWarps,
+                "every warp on whole rows of the tile");
+  using Decoder = StepDecoder<Block>;
+  static constexpr int kRowGroups = kTileRows / R;
+  static constexpr int kColumnGroups = kStreamWarps / kRowGroups;  // partial sums per row
+  using Layout = StreamLayout<Block, kWarp * kColumnGroups, kDefaultStreamStages>;
+
+  static size_t activation_bytes(int64_t n_in) { return staged_bytes(n_in); }
+  // Stages x (times the norm's gain); returns the scale the sums still need (1 / rms).
+  template <bool kNorm>
+  static __device__ float stage(const float* x, const Jobs& jobs, int64_t n_in, uint8_t* area) {
+    const float squares = stage_activations<Decoder, kStreamWarps, kNorm>(
+        x, jobs.norm_weight, n_in, reinterpret_cast<float*>(area));
+    return kNorm ? rsqrtf(squares / n_in + jobs.norm_eps) : 1.0f;
+  }
+
+  int first_row, column, step_in_chunk;
+  float acc[R];
+  __device__ ScalarStream() {
+    const int warp = threadIdx.x / kWarp;
+    first_row = R * (warp % kRowGroups), column = warp / kRowGroups;
+    step_in_chunk = kWarp * column + threadIdx.x % kWarp;
+#pragma unroll
+    for (int r = 0; r < R; ++r) acc[r] = 0.0f;
+  }
+  // acc += this lane's step of the staged chunk `chunk` (of a row of n_steps).
+  __device__ __forceinline__ void accumulate(const uint8_t* stage, int chunk, int n_steps,
+                                             const uint8_t* area) {
+    const int step = chunk * Layout::kChunkSteps + step_in_chunk;
+    if (step >= n_steps) return;
+    const auto* words = reinterpret_cast<const uint32_t*>(stage);
+    typename Decoder::Raw raw[R];
+#pragma unroll
+    for (int r = 0; r < R; ++r)
+      raw[r] =
+          Decoder::load_shared(words + (first_row + r) * Layout::kPieceBytes / 4, step_in_chunk);
+    float xs[2][16], xsum[2];
+    load_staged_step<Decoder>(reinterpret_cast<const float*>(area) + step * kStagedStride, xs,
+                              xsum);
+    accumulate_step<Block, R>(raw, step, xs, xsum, acc);
+  }
+  // partial[column][row] = the warp's sums of the tile's rows; starts afresh.
+  __device__ __forceinline__ void flush(float (*partial)[kTileRows]) {
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      const float total = warp_sum(acc[r]);
+      if (threadIdx.x % kWarp == 0) partial[column][first_row + r] = total;
+      acc[r] = 0.0f;
+    }
   }
 };
+
+// The tensor-core products (matvec_tensor.cuh): warp w takes blocks w, w + 8, ... of the
+// chunk for all 16 rows; lane (g, t) keeps the sums of rows g and g + 8.
+template <typename Block, int C>
+struct TensorStream {
+  static constexpr int kColumnGroups = kStreamWarps;
+  using Layout = StreamLayout<Block, C, kDefaultStreamStages>;
+
+  static size_t activation_bytes(int64_t n_in) { return tensor_staged_bytes(n_in); }
+  template <bool kNorm>
+  static __device__ float stage(const float* x, const Jobs& jobs, int64_t n_in, uint8_t* area) {
+    return stage_tensor_activations<Block, kNorm>(x, jobs.norm_weight, jobs.norm_eps, n_in, area);
+  }
+
+  float top = 0.0f, bottom = 0.0f;  // rows g and g + 8
+  __device__ __forceinline__ void accumulate(const uint8_t* stage, int chunk, int n_steps,
+                                             const uint8_t* area) {
+    const int warp = threadIdx.x / kWarp, g = threadIdx.x % kWarp / 4, t = threadIdx.x % 4;
+    const auto* runs = reinterpret_cast<const uint4*>(area);
+    const auto* constants =
+        reinterpret_cast<const float*>(area + 64 * static_cast<size_t>(n_steps));
+    const uint8_t* top_piece = stage + g * Layout::kPieceBytes;
+    const uint8_t* bottom_piece = top_piece + 8 * Layout::kPieceBytes;
+#pragma unroll
+    for (int i = 0; i < C / kStreamWarps; ++i) {
+      const int b = warp + kStreamWarps * i, step = chunk * C + b;
+      if (step >= n_steps) break;
+      const uint4 xs = runs[4 * step + t];
+      const uint32_t run[4] = {xs.x, xs.y, xs.z, xs.w};
+      const tensor::BlockOperands o =
+          tensor::block_operands<Block>(top_piece, bottom_piece, b, t, run);
+      float sums[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+#pragma unroll
+      for (int m = 0; m < 2; ++m)
+        mma_16x8x16(sums, o.a[m][0], o.a[m][1], o.a[m][2], o.a[m][3], o.b[m][0], o.b[m][1]);
+      const float k = constants[step];
+      top = fmaf(o.d, sums[0] - k, top);         // D[g][2t]
+      bottom = fmaf(o.d8, sums[2] - k, bottom);  // D[g + 8][2t]
+    }
+  }
+  __device__ __forceinline__ void flush(float (*partial)[kTileRows]) {
+    const int lane = threadIdx.x % kWarp;
+    if (lane % 4 == 0) {
+      partial[threadIdx.x / kWarp][lane / 4] = top;
+      partial[threadIdx.x / kWarp][lane / 4 + 8] = bottom;
+    }
+    top = bottom = 0.0f;
+  }
+};
+
 // 4 rows per warp for the 4-bit formats (each staged activation serves 4 rows: their rows are
 // cheap to read, activations are not), 2 for Q8_0 (stages of the same ~18 KB); 4 stages (3 or
 // 5 measured slower, 8B Q4_0 tg128 351 -> 339; 2 rows per warp for Q4_0, 320).
 template <typename Block>
-using DefaultStreamLayout =
-    StreamLayout<Block, std::is_same_v<Block, BlockQ8_0> ? 2 : 4, kDefaultStreamStages>;
+using DefaultScalarStream = ScalarStream<Block, std::is_same_v<Block, BlockQ8_0> ? 2 : 4>;
+// Stages of the same ~18 KB: 64 Q4_0 blocks or 32 Q8_0 blocks of each row.
+template <typename Block>
+using DefaultTensorStream = TensorStream<Block, std::is_same_v<Block, BlockQ8_0> ? 32 : 64>;
 
-template <typename Block, typename Layout, Epilogue E, bool kNorm>
+template <typename Math, Epilogue E, bool kNorm>
 __global__ void __launch_bounds__(kWarp* kStreamWarps)
     matvec_stream_kernel(Jobs jobs, int64_t n_in, const float* __restrict__ x) {
-  using Decoder = StepDecoder<Block>;
-  constexpr int R = Layout::kRows;
+  using Layout = typename Math::Layout;
   constexpr bool kGated = E == Epilogue::SiluGate || E == Epilogue::GeluGate;
   constexpr int kOutputs = kGated ? kTileRows / 2 : kTileRows;
-  constexpr int kColumnGroups = kStreamWarps / Layout::kRowGroups;
   constexpr int kPieceChunks = Layout::kPieceBytes / 16;
   extern __shared__ float4 stream_storage[];
   uint8_t* stages = reinterpret_cast<uint8_t*>(stream_storage);
-  float* staged = reinterpret_cast<float*>(stages + Layout::kStages * Layout::kStageBytes);
-  __shared__ float partial[kColumnGroups][kTileRows];
+  uint8_t* activations = stages + Layout::kStages * Layout::kStageBytes;
+  __shared__ float partial[Math::kColumnGroups][kTileRows];
 
   const int n_jobs = kGated ? 1 : jobs.count;
   // Counts fit 32 bits (rows per matrix < 2^31); 64-bit divisions would cost ~100 instructions.
@@ -138,42 +240,18 @@ __global__ void __launch_bounds__(kWarp* kStreamWarps)
   // issuing them after the wait).
   for (int i = 0; i < Layout::kStages - 1; ++i) issue_next();
   await_previous_and_allow_next();  // x is the previous kernel's output
-  const float squares =
-      stage_activations<Decoder, kStreamWarps, kNorm>(x, jobs.norm_weight, n_in, staged);
-  const float inv_rms = kNorm ? rsqrtf(squares / n_in + jobs.norm_eps) : 1.0f;
+  const float scale = Math::template stage<kNorm>(x, jobs, n_in, activations);
 
-  const int warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp;
-  const int first_row = R * (warp % Layout::kRowGroups), column = warp / Layout::kRowGroups;
-  const int step_in_chunk = kWarp * column + lane;
-  float acc[R];
-#pragma unroll
-  for (int r = 0; r < R; ++r) acc[r] = 0.0f;
+  Math math;
   int tile = blockIdx.x, chunk = 0;
   for (int item = 0; item < n_items; ++item) {
     await_copies<Layout::kStages - 2>();
     __syncthreads();  // every thread's copies of this item landed; the oldest stage is free
     issue_next();
-    const int step = chunk * Layout::kChunkSteps + step_in_chunk;
-    if (step < n_steps) {
-      const auto* words =
-          reinterpret_cast<const uint32_t*>(stages + item % Layout::kStages * Layout::kStageBytes);
-      typename Decoder::Raw raw[R];
-#pragma unroll
-      for (int r = 0; r < R; ++r) {
-        raw[r] =
-            Decoder::load_shared(words + (first_row + r) * Layout::kPieceBytes / 4, step_in_chunk);
-      }
-      float xs[2][16], xsum[2];
-      load_staged_step<Decoder>(staged + step * kStagedStride, xs, xsum);
-      accumulate_step<Block, R>(raw, step, xs, xsum, acc);
-    }
+    math.accumulate(stages + item % Layout::kStages * Layout::kStageBytes, chunk, n_steps,
+                    activations);
     if (++chunk == n_chunks) {  // the tile is complete: sum its rows, store, start afresh
-#pragma unroll
-      for (int r = 0; r < R; ++r) {
-        const float total = warp_sum(acc[r]);
-        if (lane == 0) partial[column][first_row + r] = total;
-        acc[r] = 0.0f;
-      }
+      math.flush(partial);
       __syncthreads();
       if (threadIdx.x < kOutputs) {
         int64_t job_first_tile;
@@ -181,11 +259,11 @@ __global__ void __launch_bounds__(kWarp* kStreamWarps)
         const int64_t row = (tile - job_first_tile) * kOutputs + threadIdx.x;
         float value = 0.0f, up = 0.0f;
 #pragma unroll
-        for (int c = 0; c < kColumnGroups; ++c) {
+        for (int c = 0; c < Math::kColumnGroups; ++c) {
           value += partial[c][threadIdx.x];
           if constexpr (kGated) up += partial[c][kOutputs + threadIdx.x];
         }
-        if (row < job.n_out) store_output<E>(job.out + row, value * inv_rms, up * inv_rms);
+        if (row < job.n_out) store_output<E>(job.out + row, value * scale, up * scale);
       }
       // `partial` is next written after the following item's barrier.
       chunk = 0;
@@ -197,16 +275,18 @@ __global__ void __launch_bounds__(kWarp* kStreamWarps)
 // Launches the streaming kernel over `jobs`; returns false, launching nothing, where it does
 // not apply: rows that are not whole 16-byte runs (n_in % 256), matrices not 16-byte
 // aligned, or activations too long to stage.
-template <typename Block, typename Layout, Epilogue E, bool kNorm>
+template <typename Math, Epilogue E, bool kNorm>
 bool launch_stream(Jobs jobs, int64_t n_in, const float* x, cudaStream_t stream) {
   constexpr bool kGated = E == Epilogue::SiluGate || E == Epilogue::GeluGate;
   if (n_in % 256 != 0) return false;
   for (int j = 0; j < (kGated ? 2 : jobs.count); ++j) {
     if (reinterpret_cast<uintptr_t>(jobs.job[j].w) % 16 != 0) return false;
   }
-  const size_t smem = Layout::shared_bytes(n_in);
+  using Layout = typename Math::Layout;
+  const size_t smem =
+      static_cast<size_t>(Layout::kStages) * Layout::kStageBytes + Math::activation_bytes(n_in);
   if (smem > kMaxStagedBytes) return false;
-  const auto kernel = matvec_stream_kernel<Block, Layout, E, kNorm>;
+  const auto kernel = matvec_stream_kernel<Math, E, kNorm>;
   assign_groups(jobs, kGated ? kTileRows / 2 : kTileRows, kGated);
   if (jobs.n_groups == 0) return true;
   const unsigned blocks = resident_blocks(kernel, kWarp * kStreamWarps, smem, jobs.n_groups);

@@ -1,0 +1,93 @@
+// Tensor-core products for the streaming matrix-vector kernel (matvec_stream.cuh): a warp
+// multiplies a tile's 16 staged row pieces by x one 32-element block at a time with two
+// mma.m16n8k16 (fp16 inputs, fp32 accumulation), instead of decoding every code to fp32
+// and multiplying it in an FMA of its own.
+//
+// Why: once the copies were in flight, the fp32 path was bound by its ~3 instructions per
+// 4-bit element (docs/perf.md, session 10); here codes become fp16 operands two at a time
+// and the tensor core does the multiply-adds, ~1.8 instructions per element (counted from
+// the source; not yet measured on a device). The operands and the staging order are in
+// tensor_fragments.h, which the host tests rebuild into whole mmas.
+//
+// x is staged as fp16 (times the norm's gain and 1/rms when one is fused), the precision of
+// the prefill path: the 8 columns of B all hold x, so every lane of a quad ends with the
+// full sums of its two rows.
+#pragma once
+
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <type_traits>
+
+#include "backends/cuda/matvec_kernel.cuh"
+#include "backends/cuda/tensor_fragments.h"
+
+namespace concord::cuda::matvec_detail {
+
+// D = A · B + C for one m16n8k16 tile: a0..a3 are A's fp16 pairs (rows g, g + 8 at k-slots
+// 2t, 2t + 1; then rows g, g + 8 at 2t + 8, 2t + 9), b0, b1 B's column g at the same slots.
+__device__ __forceinline__ void mma_16x8x16(float (&c)[4], uint32_t a0, uint32_t a1, uint32_t a2,
+                                            uint32_t a3, uint32_t b0, uint32_t b1) {
+  asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+      "{%8, %9}, {%0, %1, %2, %3};"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+}
+
+template <typename Block>
+constexpr bool kTensorStreamed =
+    std::is_same_v<Block, BlockQ4_0> || std::is_same_v<Block, BlockQ8_0>;
+
+// The staged activations of the tensor path: per block, 4 runs of 8 halves (run t in lane
+// t's order) at 64-byte strides, then one float K per block.
+constexpr int kTensorStagedBytesPerBlock = 64 + 4;
+
+inline size_t tensor_staged_bytes(int64_t n_in) {
+  return static_cast<size_t>(n_in / 32) * kTensorStagedBytesPerBlock;
+}
+
+// Stages x (times gain / rms(x) with a norm) for the tensor path: one thread per block.
+// Returns the scale the sums still need (1: the norm is applied here).
+template <typename Block, bool kNorm>
+__device__ float stage_tensor_activations(const float* __restrict__ x,
+                                          const float* __restrict__ gain, float eps, int64_t n_in,
+                                          uint8_t* area) {
+  __shared__ float warp_sums[kWarp];
+  float inv_rms = 1.0f;
+  if constexpr (kNorm) {
+    float squares = 0.0f;
+    for (int64_t i = threadIdx.x; i < n_in / 4; i += blockDim.x) {
+      const float4 v = reinterpret_cast<const float4*>(x)[i];
+      squares += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
+    }
+    inv_rms = rsqrtf(block_reduce<false>(squares, warp_sums) / n_in + eps);
+  }
+  const int n_blocks = static_cast<int>(n_in / 32);
+  auto* runs = reinterpret_cast<uint4*>(area);
+  auto* constants = reinterpret_cast<float*>(area + 64 * static_cast<size_t>(n_blocks));
+  for (int b = threadIdx.x; b < n_blocks; b += blockDim.x) {
+    uint16_t h[32];
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      float4 v = reinterpret_cast<const float4*>(x + 32 * b)[i];
+      if constexpr (kNorm) {
+        const float4 g = reinterpret_cast<const float4*>(gain + 32 * b)[i];
+        v.x *= g.x * inv_rms, v.y *= g.y * inv_rms, v.z *= g.z * inv_rms, v.w *= g.w * inv_rms;
+      }
+      h[4 * i] = __half_as_ushort(to_half_saturated(v.x));
+      h[4 * i + 1] = __half_as_ushort(to_half_saturated(v.y));
+      h[4 * i + 2] = __half_as_ushort(to_half_saturated(v.z));
+      h[4 * i + 3] = __half_as_ushort(to_half_saturated(v.w));
+    }
+    uint32_t words[16];
+    constants[b] = tensor::stage_block<Block>(h, words);
+#pragma unroll
+    for (int t = 0; t < 4; ++t)
+      runs[4 * b + t] =
+          make_uint4(words[4 * t], words[4 * t + 1], words[4 * t + 2], words[4 * t + 3]);
+  }
+  __syncthreads();
+  return 1.0f;
+}
+
+}  // namespace concord::cuda::matvec_detail

@@ -1,0 +1,178 @@
+// The operands of the tensor-core decode products (matvec_tensor.cuh), as functions of a
+// lane and a staged block that compile for the host too, so that a unit test can rebuild
+// a warp's mma.m16n8k16 from them on the CPU (tests/backend/tensor_fragments_test.cpp).
+//
+// The mma's 16 rows are a tile's row pieces (gated tiles: 8 gate rows, then the matching 8
+// up rows). Lane (g = lane / 4, t = lane % 4) supplies rows g and g + 8 at k-slots
+// {2t, 2t + 1, 2t + 8, 2t + 9} of each of a block's two mmas. The k order of a product is
+// free as long as x is staged in the same order, so lane t takes the codes of whole bytes it
+// reads as words (Q4_0: qs[4t, 4t + 4), Q8_0: qs[8t, 8t + 8)), and x is staged per block as 4
+// runs of 8 halves, run t in lane t's k order: one 16-byte load per block serves 16 rows.
+//
+// An fp16 code operand is the code under a magic exponent (one LOP3 or byte permute per pair
+// of codes, no subtraction): its value is c + q for a constant c. A block's sums are then
+//   sum_j (c_j + q_j) x_j = sum_j (q_j - bias) x_j + K,  K = sum_j (c_j + bias) x_j,
+// with K staged once per block for every row: row · x += d * (sums - K).
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+#if defined(__CUDACC__)
+#include <cuda_fp16.h>
+#endif
+
+#include "quant/blocks.h"
+#include "util/half.h"
+#include "util/hd.h"
+
+namespace concord::cuda::tensor {
+
+// __byte_perm: byte i of the result is byte (selector nibble i) of the pair {hi, lo}.
+CONCORD_HD uint32_t byte_perm(uint32_t lo, uint32_t hi, uint32_t selector) {
+#if defined(__CUDA_ARCH__)
+  return __byte_perm(lo, hi, selector);
+#else
+  const uint64_t pair = static_cast<uint64_t>(hi) << 32 | lo;
+  uint32_t out = 0;
+  for (int i = 0; i < 4; ++i) {
+    const int from = (selector >> (4 * i)) & 7;
+    out |= static_cast<uint32_t>(pair >> (8 * from) & 0xff) << (8 * i);
+  }
+  return out;
+#endif
+}
+
+// (a & kMask) | kBits in one LOP3 (written plainly, the compiler emits two).
+template <uint32_t kMask, uint32_t kBits>
+CONCORD_HD uint32_t and_or(uint32_t a) {
+#if defined(__CUDA_ARCH__)
+  uint32_t out;
+  asm("lop3.b32 %0, %1, %2, %3, 0xea;" : "=r"(out) : "r"(a), "n"(kMask), "n"(kBits));
+  return out;
+#else
+  return (a & kMask) | kBits;
+#endif
+}
+
+// The 4 bytes at byte `offset` (even) of an array of words: two loads and a funnel shift.
+CONCORD_HD uint32_t word_at(const uint32_t* words, uint32_t offset) {
+  const uint32_t lo = words[offset / 4], hi = words[offset / 4 + 1];
+#if defined(__CUDA_ARCH__)
+  return __funnelshift_r(lo, hi, 8 * (offset % 4));
+#else
+  return static_cast<uint32_t>((static_cast<uint64_t>(hi) << 32 | lo) >> (8 * (offset % 4)));
+#endif
+}
+
+// The fp16 value at byte `offset` (even).
+CONCORD_HD float half_at(const uint8_t* bytes, uint32_t offset) {
+#if defined(__CUDA_ARCH__)
+  return __half2float(*reinterpret_cast<const __half*>(bytes + offset));
+#else
+  uint16_t bits;
+  std::memcpy(&bits, bytes + offset, sizeof bits);
+  return f16_to_f32(bits);
+#endif
+}
+
+// Lane t's k order: its pairs of slots (2t, 2t + 1) and (2t + 8, 2t + 9) take elements
+// (e, e + 2) and (e + 1, e + 3) of a run of 4 (the pairs a LOP3 or permute yields).
+CONCORD_HD int pair_order(int p) {
+  return p == 1 ? 2 : p == 2 ? 1 : p;
+}
+
+// Per format: element(t, p), the block element at position p of lane t's 8 staged halves
+// (positions 0-3 feed the block's first mma, 4-7 its second); constant(p), that element's
+// c + bias; and operands(), the lane's four fp16 pairs of one row (a[0], a[1]: the first
+// mma's slots 2t.. and 2t + 8..; a[2], a[3]: the second's) and the row's scale d.
+template <typename Block>
+struct Operands;
+
+// Q4_0: a word of 4 qs bytes holds elements 4t + {0, 1, 2, 3} (low nibbles) and the same
+// + 16 (high nibbles). Low nibbles of bytes 0 and 2 under 0x6400 (1024, fp16 step 1) are
+// 1024 + q; high nibbles under 0x5400 (64, step 1/16) are 64 + q. Bias 8.
+template <>
+struct Operands<BlockQ4_0> {
+  static CONCORD_HD int element(int t, int p) { return 16 * (p / 4) + 4 * t + pair_order(p % 4); }
+  static CONCORD_HD float constant(int p) { return p < 4 ? 1024.0f + 8 : 64.0f + 8; }
+  static CONCORD_HD float operands(const uint8_t* piece, int block, int t, uint32_t (&a)[4]) {
+    const uint32_t at = block * static_cast<uint32_t>(sizeof(BlockQ4_0));
+    const uint32_t w = word_at(reinterpret_cast<const uint32_t*>(piece), at + 2 + 4 * t);
+    const uint32_t w8 = w >> 8;
+    a[0] = and_or<0x000f000fu, 0x64006400u>(w);   // elements 4t, 4t + 2
+    a[1] = and_or<0x000f000fu, 0x64006400u>(w8);  // 4t + 1, 4t + 3
+    a[2] = and_or<0x00f000f0u, 0x54005400u>(w);   // 16 + the same
+    a[3] = and_or<0x00f000f0u, 0x54005400u>(w8);
+    return half_at(piece, at);
+  }
+};
+
+// Q8_0: two words of qs bytes hold elements 8t + [0, 8); flipping the sign bits gives
+// unsigned codes (q + 128), which a byte permute puts under 0x64: 1024 + 128 + q.
+template <>
+struct Operands<BlockQ8_0> {
+  static CONCORD_HD int element(int t, int p) { return 8 * t + 4 * (p / 4) + pair_order(p % 4); }
+  static CONCORD_HD float constant(int) { return 1024.0f + 128; }
+  static CONCORD_HD float operands(const uint8_t* piece, int block, int t, uint32_t (&a)[4]) {
+    const uint32_t at = block * static_cast<uint32_t>(sizeof(BlockQ8_0));
+    const auto* words = reinterpret_cast<const uint32_t*>(piece);
+    const uint32_t lo = word_at(words, at + 2 + 8 * t) ^ 0x80808080u;
+    const uint32_t hi = word_at(words, at + 6 + 8 * t) ^ 0x80808080u;
+    a[0] = byte_perm(lo, 0x64646464u, 0x5240);  // elements 8t, 8t + 2
+    a[1] = byte_perm(lo, 0x64646464u, 0x5341);  // 8t + 1, 8t + 3
+    a[2] = byte_perm(hi, 0x64646464u, 0x5240);  // 8t + 4, 8t + 6
+    a[3] = byte_perm(hi, 0x64646464u, 0x5341);
+    return half_at(piece, at);
+  }
+};
+
+// A staged block: runs[4t .. 4t + 4) are lane t's 8 halves (two per word, the lower
+// element in the low half), k its constant K. `h` holds x's 32 halves (bits) in order.
+template <typename Block>
+CONCORD_HD float stage_block(const uint16_t (&h)[32], uint32_t (&runs)[16]) {
+  float k = 0.0f;
+  CONCORD_UNROLL
+  for (int t = 0; t < 4; ++t) {
+    CONCORD_UNROLL
+    for (int w = 0; w < 4; ++w) {
+      const int first = Operands<Block>::element(t, 2 * w),
+                second = Operands<Block>::element(t, 2 * w + 1);
+      runs[4 * t + w] = h[first] | static_cast<uint32_t>(h[second]) << 16;
+#if defined(__CUDA_ARCH__)
+      const float lo = __half2float(__ushort_as_half(h[first])),
+                  hi = __half2float(__ushort_as_half(h[second]));
+#else
+      const float lo = f16_to_f32(h[first]), hi = f16_to_f32(h[second]);
+#endif
+      k += Operands<Block>::constant(2 * w) * lo + Operands<Block>::constant(2 * w + 1) * hi;
+    }
+  }
+  return k;
+}
+
+// The operands of a block's two mmas for lane (g, t): a[m] and b[m] for mma m, whose A
+// pairs are (row g, slots 2t..), (row g + 8, 2t..), (row g, 2t + 8..), (row g + 8, 2t + 8..)
+// and B pairs column g at slots 2t.. and 2t + 8..; d and d8 scale rows g and g + 8.
+struct BlockOperands {
+  uint32_t a[2][4];
+  uint32_t b[2][2];
+  float d, d8;
+};
+template <typename Block>
+CONCORD_HD BlockOperands block_operands(const uint8_t* top_piece, const uint8_t* bottom_piece,
+                                        int block, int t, const uint32_t (&run)[4]) {
+  uint32_t top[4], bottom[4];
+  BlockOperands o;
+  o.d = Operands<Block>::operands(top_piece, block, t, top);
+  o.d8 = Operands<Block>::operands(bottom_piece, block, t, bottom);
+  CONCORD_UNROLL
+  for (int m = 0; m < 2; ++m) {
+    o.a[m][0] = top[2 * m], o.a[m][1] = bottom[2 * m];
+    o.a[m][2] = top[2 * m + 1], o.a[m][3] = bottom[2 * m + 1];
+    o.b[m][0] = run[2 * m], o.b[m][1] = run[2 * m + 1];
+  }
+  return o;
+}
+
+}  // namespace concord::cuda::tensor
