@@ -60,15 +60,21 @@ bool streams(bool gated, int64_t n_in) {
   return n_in < (gated ? kLongRows : kSmallLaunchMinWidth);
 }
 
-// CONCORD_CUDA_TENSOR_DECODE=1: the streamed Q4_0 and Q8_0 launches multiply on tensor cores
-// (matvec_tensor.cuh). Opt-in until it has run on a device: its operands are checked on the
-// host (tests/backend/tensor_fragments_test.cpp), the mma instruction itself is not.
-bool tensor_decode_enabled() {
-  static const bool enabled = [] {
+// CONCORD_CUDA_TENSOR_DECODE: Q4_0 and Q8_0 single-token products on tensor cores
+// (matvec_tensor.cuh) for the launches that stream ("1"), or streaming every launch that
+// fits ("all": the 8B Q/K/V, O and down projections too, which the fp32 path lost on).
+// Opt-in until it has run on a device: its operands are checked on the host
+// (tests/backend/tensor_fragments_test.cpp), the mma instruction itself is not.
+enum class TensorDecode { Off, Streamed, All };
+TensorDecode tensor_decode() {
+  static const TensorDecode mode = [] {
     const char* v = std::getenv("CONCORD_CUDA_TENSOR_DECODE");
-    return v != nullptr && std::string(v) == "1";
+    const std::string value = v == nullptr ? "" : v;
+    return value == "1"     ? TensorDecode::Streamed
+           : value == "all" ? TensorDecode::All
+                            : TensorDecode::Off;
   }();
-  return enabled;
+  return mode;
 }
 
 int64_t total_rows(const Jobs& jobs, int n_jobs) {
@@ -96,7 +102,9 @@ void launch(GgmlType type, const Jobs& jobs, int64_t n_in, const float* x, int n
       const std::integral_constant<int, 1> one;
       if (n > 1) return run(BatchTiling{}, std::integral_constant<int, kMaxMatvecTokens>{});
       if constexpr (kTensorStreamed<B>) {
-        if (tensor_decode_enabled() && streams(kGated, n_in) &&
+        const TensorDecode mode = tensor_decode();
+        if ((mode == TensorDecode::All ||
+             (mode == TensorDecode::Streamed && streams(kGated, n_in))) &&
             launch_stream<DefaultTensorStream<B>, E, kNorm>(jobs, n_in, x, stream))
           return;
       }

@@ -55,14 +55,18 @@ CONCORD_HD uint32_t and_or(uint32_t a) {
 #endif
 }
 
+// The low word of (hi:lo) >> shift, shift < 32.
+CONCORD_HD uint32_t funnel_right(uint32_t lo, uint32_t hi, uint32_t shift) {
+#if defined(__CUDA_ARCH__)
+  return __funnelshift_r(lo, hi, shift);
+#else
+  return static_cast<uint32_t>((static_cast<uint64_t>(hi) << 32 | lo) >> shift);
+#endif
+}
+
 // The 4 bytes at byte `offset` (even) of an array of words: two loads and a funnel shift.
 CONCORD_HD uint32_t word_at(const uint32_t* words, uint32_t offset) {
-  const uint32_t lo = words[offset / 4], hi = words[offset / 4 + 1];
-#if defined(__CUDA_ARCH__)
-  return __funnelshift_r(lo, hi, 8 * (offset % 4));
-#else
-  return static_cast<uint32_t>((static_cast<uint64_t>(hi) << 32 | lo) >> (8 * (offset % 4)));
-#endif
+  return funnel_right(words[offset / 4], words[offset / 4 + 1], 8 * (offset % 4));
 }
 
 // The fp16 value at byte `offset` (even).
@@ -116,9 +120,12 @@ struct Operands<BlockQ8_0> {
   static CONCORD_HD float constant(int) { return 1024.0f + 128; }
   static CONCORD_HD float operands(const uint8_t* piece, int block, int t, uint32_t (&a)[4]) {
     const uint32_t at = block * static_cast<uint32_t>(sizeof(BlockQ8_0));
-    const auto* words = reinterpret_cast<const uint32_t*>(piece);
-    const uint32_t lo = word_at(words, at + 2 + 8 * t) ^ 0x80808080u;
-    const uint32_t hi = word_at(words, at + 6 + 8 * t) ^ 0x80808080u;
+    // Three words hold the 8 bytes at `first` (the compiler would not share the middle one
+    // between two word_at calls).
+    const uint32_t first = at + 2 + 8 * t, shift = 8 * (first % 4);
+    const uint32_t* words = reinterpret_cast<const uint32_t*>(piece) + first / 4;
+    const uint32_t lo = funnel_right(words[0], words[1], shift) ^ 0x80808080u;
+    const uint32_t hi = funnel_right(words[1], words[2], shift) ^ 0x80808080u;
     a[0] = byte_perm(lo, 0x64646464u, 0x5240);  // elements 8t, 8t + 2
     a[1] = byte_perm(lo, 0x64646464u, 0x5341);  // 8t + 1, 8t + 3
     a[2] = byte_perm(hi, 0x64646464u, 0x5240);  // 8t + 4, 8t + 6
