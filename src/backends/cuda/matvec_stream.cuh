@@ -147,10 +147,9 @@ struct TensorStream {
         reinterpret_cast<const float*>(area + 64 * static_cast<size_t>(n_steps));
     const uint8_t* top_piece = stage + g * Layout::kPieceBytes;
     const uint8_t* bottom_piece = top_piece + 8 * Layout::kPieceBytes;
-#pragma unroll
-    for (int i = 0; i < C / kStreamWarps; ++i) {
-      const int b = warp + kStreamWarps * i, step = chunk * C + b;
-      if (step >= n_steps) break;
+    // Block b of the chunk, into rows g and g + 8.
+    const auto block = [&](int b) {
+      const int step = chunk * C + b;
       const uint4 xs = runs[4 * step + t];
       const uint32_t run[4] = {xs.x, xs.y, xs.z, xs.w};
       const tensor::BlockOperands o =
@@ -162,6 +161,17 @@ struct TensorStream {
       const float k = constants[step];
       top = fmaf(o.d, sums[0] - k, top);         // D[g][2t]
       bottom = fmaf(o.d8, sums[2] - k, bottom);  // D[g + 8][2t]
+    };
+    // Only a row's last chunk can be partial: the others skip the bounds check per block.
+    if ((chunk + 1) * C <= n_steps) {
+#pragma unroll
+      for (int i = 0; i < C / kStreamWarps; ++i) block(warp + kStreamWarps * i);
+    } else {
+#pragma unroll
+      for (int i = 0; i < C / kStreamWarps; ++i) {
+        if (chunk * C + warp + kStreamWarps * i >= n_steps) break;
+        block(warp + kStreamWarps * i);
+      }
     }
   }
   __device__ __forceinline__ void flush(float (*partial)[kTileRows]) {
