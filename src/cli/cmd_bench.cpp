@@ -3,7 +3,9 @@
 // many tokens already in the cache, "pp512 @ d4096"), plus for
 // generation the bandwidth achieved (weight bytes read per token x tokens/s) and its ratio
 // to a copy bandwidth measured in the same run on the same device (the backend's
-// device-to-device copy of a buffer far larger than any cache, bytes read + written).
+// device-to-device copy of a buffer far larger than any cache, bytes read + written), and
+// for prompts the matrix FLOP rate (2 x layer parameters per token x tokens/s) and its
+// ratio to the backend's own dense F16 matmul measured in the same run.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -15,6 +17,7 @@
 #include "cli/commands.h"
 #include "cli/engine_options.h"
 #include "util/error.h"
+#include "util/half.h"
 #include "util/rng.h"
 
 namespace concord::cli {
@@ -48,6 +51,39 @@ double copy_bandwidth(Backend& b, size_t bytes) {
   b.synchronize();
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   return 2.0 * static_cast<double>(bytes) * reps / seconds;
+}
+
+// FLOP/s of the backend's dense matmul: an F16 weight of dim x dim times `tokens` rows of
+// activations (its prefill path), the roofline prompt processing is held to.
+struct MatmulShape {
+  int64_t dim;
+  int tokens;
+};
+double matmul_throughput(Backend& b, MatmulShape shape) {
+  const int64_t dim = shape.dim;
+  const int tokens = shape.tokens;
+  const int64_t n_weights = dim * dim, n_x = dim * tokens;
+  // Values in [-1, 1) on a short cycle: the timing does not depend on them, the fill is fast.
+  std::vector<uint16_t> weights(static_cast<size_t>(n_weights));
+  for (int64_t i = 0; i < n_weights; ++i)
+    weights[i] = f32_to_f16(static_cast<float>(i % 61) / 30.5f - 1.0f);
+  std::vector<float> x(static_cast<size_t>(n_x));
+  for (int64_t i = 0; i < n_x; ++i) x[i] = static_cast<float>(i % 53) / 26.5f - 1.0f;
+  auto w_buffer = b.allocate(weights.size() * sizeof(uint16_t));
+  auto x_buffer = b.allocate(x.size() * sizeof(float)), out = b.allocate(x.size() * sizeof(float));
+  b.upload(w_buffer->data(), weights.data(), weights.size() * sizeof(uint16_t));
+  b.upload(x_buffer->data(), x.data(), x.size() * sizeof(float));
+  const Weight w{GgmlType::F16, dim, dim, w_buffer->data()};
+  const auto* in = static_cast<const float*>(x_buffer->data());
+  auto* result = static_cast<float*>(out->data());
+  b.matmul(w, in, result, tokens);  // warm-up
+  b.synchronize();
+  const int reps = 5;
+  const auto start = Clock::now();
+  for (int i = 0; i < reps; ++i) b.matmul(w, in, result, tokens);
+  b.synchronize();
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return 2.0 * static_cast<double>(n_weights) * tokens * reps / seconds;
 }
 
 std::vector<TokenId> random_tokens(int n, int64_t n_vocab, uint64_t seed) {
@@ -122,8 +158,12 @@ void add_bench_command(CLI::App& app) {
     e.cache->acquire();
     // Bytes a decode step reads: every weight once, except the embedding table (one row).
     const double bytes_per_token = static_cast<double>(info.weight_bytes - info.embedding_bytes);
-    const double copy_bw =
-        copy_bandwidth(*e.backend, e.backend->name() == "cuda" ? size_t{1} << 30 : size_t{1} << 26);
+    const bool gpu = e.backend->name() == "cuda";
+    const double copy_bw = copy_bandwidth(*e.backend, gpu ? size_t{1} << 30 : size_t{1} << 26);
+    // A prompt token's matrix FLOPs (attention's excluded), held to the backend's own matmul.
+    const double flops_per_token = 2.0 * static_cast<double>(info.layer_params);
+    const MatmulShape matmul_shape = gpu ? MatmulShape{8192, 4096} : MatmulShape{1024, 256};
+    const double matmul_flops = a->pp > 0 ? matmul_throughput(*e.backend, matmul_shape) : 0.0;
 
     // The cache holds `depth` tokens before the tests, which write only after them (in a
     // sliding-window ring they overwrite older rows, as generation at that depth would).
@@ -140,6 +180,10 @@ void add_bench_command(CLI::App& app) {
         row["bandwidth_gbs"] = bytes_per_token * st.mean / 1e9;
         row["copy_bandwidth_gbs"] = copy_bw / 1e9;
         row["bandwidth_ratio"] = bytes_per_token * st.mean / copy_bw;
+      } else {
+        row["tflops"] = flops_per_token * st.mean / 1e12;
+        row["matmul_tflops"] = matmul_flops / 1e12;
+        row["matmul_ratio"] = flops_per_token * st.mean / matmul_flops;
       }
       rows.push_back(row);
     };
@@ -172,22 +216,34 @@ void add_bench_command(CLI::App& app) {
                              .dump(2));
       return;
     }
-    fmt::print("| {:<24} | {:>9} | {:>8} | {:<7} | {:>14} | {:>18} | {:>10} | {:>6} |\n", "model",
-               "size GiB", "params", "backend", "test", "t/s", "GB/s", "of copy");
+    // Columns as llama-bench's, then the roofline ratios (GB/s for generation, TFLOP/s for
+    // prompts: the last two columns, so scripts that read the first nine keep working).
+    fmt::print(
+        "| {:<24} | {:>9} | {:>8} | {:<7} | {:>14} | {:>18} | {:>10} | {:>6} | {:>8} | {:>9} |\n",
+        "model", "size GiB", "params", "backend", "test", "t/s", "GB/s", "of copy", "TFLOP/s",
+        "of matmul");
     for (const auto& r : rows) {
       const bool decode = r.contains("bandwidth_gbs");
+      const auto percent = [](double ratio) { return fmt::format("{:.0f}%", 100 * ratio); };
       fmt::print(
           "| {:<24} | {:>9.2f} | {:>7.2f}B | {:<7} | {:>14} | {:>10.2f} ± {:>5.2f} | {:>10} | "
-          "{:>6} "
-          "|\n",
+          "{:>7} | {:>8} | {:>9} |\n",
           types, static_cast<double>(info.weight_bytes) / (1 << 30),
           static_cast<double>(info.n_params) / 1e9, e.backend->name(), r["test"].get<std::string>(),
           r["tokens_per_second"].get<double>(), r["sd"].get<double>(),
           decode ? fmt::format("{:.1f}", r["bandwidth_gbs"].get<double>()) : "",
-          decode ? fmt::format("{:.0f}%", 100 * r["bandwidth_ratio"].get<double>()) : "");
+          decode ? percent(r["bandwidth_ratio"].get<double>()) : "",
+          decode ? "" : fmt::format("{:.3g}", r["tflops"].get<double>()),
+          decode ? "" : percent(r["matmul_ratio"].get<double>()));
     }
     fmt::print("copy bandwidth (device-to-device copy, read + written): {:.1f} GB/s\n",
                copy_bw / 1e9);
+    if (a->pp > 0) {
+      fmt::print(
+          "matmul throughput (F16 weight {0}x{0} times {1} rows, the prefill path): {2:.3g} "
+          "TFLOP/s\n",
+          matmul_shape.dim, matmul_shape.tokens, matmul_flops / 1e12);
+    }
   });
 }
 

@@ -58,6 +58,11 @@ class DecoderModel : public Model {
     info_.n_embd = hp_.n_embd;
     info_.kv_width = hp_.kv_width();
     info_.n_params = weights_.n_params();
+    const auto elements = [&](const char* name) {
+      const gguf::TensorInfo* t = file.find_tensor(name);
+      return t != nullptr ? static_cast<uint64_t>(t->n_elements()) : uint64_t{0};
+    };
+    info_.layer_params = info_.n_params - elements("token_embd.weight") - elements("output.weight");
     info_.weight_bytes = weights_.bytes();
     // Tied models read the table in full for the logits, so it counts as read per token.
     info_.embedding_bytes =

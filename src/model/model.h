@@ -24,6 +24,9 @@ struct ModelInfo {
   // Per layer: the sliding window (positions a token attends to), 0 for global layers.
   std::vector<int64_t> layer_window;
   uint64_t n_params = 0;
+  // Parameters a prompt token multiplies through: all but the token-embedding table and the
+  // output head (applied to the last token only). 2 x this is a prompt token's matrix FLOPs.
+  uint64_t layer_params = 0;
   uint64_t weight_bytes = 0;           // all weights as stored on the backend
   uint64_t embedding_bytes = 0;        // the token-embedding table (a decode step reads one row)
   std::vector<GgmlType> weight_types;  // distinct types of the weights

@@ -182,6 +182,16 @@ TEST(CliBench, TestsAtADepthAndClearErrors) {
   EXPECT_EQ(j["results"][0]["test"], "pp16 @ d32");
   EXPECT_EQ(j["results"][1]["test"], "tg8 @ d32");
   EXPECT_GT(j["results"][1]["tokens_per_second"].get<double>(), 0.0);
+  // Prompt rows carry the matrix FLOP rate against the measured matmul, generation rows the
+  // bandwidth against the measured copy.
+  const auto& pp = j["results"][0];
+  const auto& tg = j["results"][1];
+  EXPECT_GT(pp["matmul_tflops"].get<double>(), 0.0);
+  EXPECT_NEAR(pp["matmul_ratio"].get<double>(),
+              pp["tflops"].get<double>() / pp["matmul_tflops"].get<double>(), 1e-9);
+  EXPECT_FALSE(pp.contains("bandwidth_ratio"));
+  EXPECT_GT(tg["bandwidth_ratio"].get<double>(), 0.0);
+  EXPECT_FALSE(tg.contains("matmul_ratio"));
   const Result negative = run("bench -m " + model + " -d -1");
   EXPECT_NE(negative.exit_code, 0);
   EXPECT_NE(negative.output.find("-d >= 0"), std::string::npos) << negative.output;
