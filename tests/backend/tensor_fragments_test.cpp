@@ -1,10 +1,11 @@
 // The tensor-core decode operands (backends/cuda/tensor_fragments.h), checked on the host:
 // every lane's operands of a tile of 16 quantised rows are placed where the PTX ISA puts
 // mma.m16n8k16's fragments (A: lane (g, t) holds rows g and g + 8 at k-slots 2t, 2t + 1
-// and 2t + 8, 2t + 9; B: column g at the same slots; D: row g and g + 8, column 2t), the
-// two mmas of each block are multiplied out in double, and each lane's result after the
-// kernel's epilogue, d * (D - K), must equal the row's dot product with the fp16 x computed
-// from the reference dequantisation. What is left to the device is the mma instruction.
+// and 2t + 8, 2t + 9; B: column g at the same slots; D: rows g and g + 8, column 2t), the
+// mmas are multiplied out in double, and each lane's result after the kernel's epilogue
+// (legacy blocks: d (D - K); Q4_K sub-blocks: s D - u S) must equal the row's dot product
+// with the fp16 x computed from the reference dequantisation. What is left to the device is
+// the mma instruction itself and the kernel around these pieces.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -13,118 +14,213 @@
 
 #include "backends/cuda/tensor_fragments.h"
 #include "quant/quant.h"
+#include "quant/types.h"
 #include "util/rng.h"
 
 namespace concord::cuda::tensor {
 namespace {
 
 constexpr int kRows = 16;
-constexpr int kBlocks = 8;  // per row piece: blocks at both 4-byte alignments
 
 double half_value(uint32_t pair, int which) {
   return f16_to_f32(static_cast<uint16_t>(pair >> (16 * which)));
 }
 
-template <typename Block>
-void check_tile(GgmlType type, uint64_t seed, float x_scale) {
+// D[r][c] of the two mmas whose operands the 32 lanes hold (BlockOperands' a[m], b[m]),
+// each A and B slot checked to be supplied by exactly one lane.
+struct Product {
+  double d[kRows][8] = {};
+};
+Product multiply(const BlockOperands (&lanes)[32]) {
+  Product p;
+  for (int m = 0; m < 2; ++m) {
+    double a[kRows][16] = {}, b[16][8] = {};
+    int a_fills[kRows][16] = {}, b_fills[16][8] = {};
+    for (int lane = 0; lane < 32; ++lane) {
+      const int g = lane / 4, t = lane % 4;
+      const BlockOperands& o = lanes[lane];
+      const int rows[4] = {g, g + 8, g, g + 8}, slots[4] = {2 * t, 2 * t, 2 * t + 8, 2 * t + 8};
+      for (int i = 0; i < 2; ++i) {
+        for (int f = 0; f < 4; ++f) {
+          a[rows[f]][slots[f] + i] = half_value(o.a[m][f], i);
+          ++a_fills[rows[f]][slots[f] + i];
+        }
+        for (int f = 0; f < 2; ++f) {
+          b[2 * t + 8 * f + i][g] = half_value(o.b[m][f], i);
+          ++b_fills[2 * t + 8 * f + i][g];
+        }
+      }
+    }
+    for (int r = 0; r < kRows; ++r)
+      for (int k = 0; k < 16; ++k) EXPECT_EQ(a_fills[r][k], 1) << "A slot of mma " << m;
+    for (int k = 0; k < 16; ++k)
+      for (int c = 0; c < 8; ++c) EXPECT_EQ(b_fills[k][c], 1) << "B slot of mma " << m;
+    for (int r = 0; r < kRows; ++r)
+      for (int c = 0; c < 8; ++c)
+        for (int k = 0; k < 16; ++k) p.d[r][c] += a[r][k] * b[k][c];
+  }
+  return p;
+}
+
+// 16 rows of n elements quantised to `type` (back to back, with a word of slack: operands
+// read the word after a run), their dequantised values, and x as fp16.
+struct Tile {
+  std::vector<uint32_t> words;
+  size_t row_bytes = 0;
+  std::vector<std::vector<float>> dequantised;
+  std::vector<uint16_t> x;
+  const uint8_t* row(int r) const {
+    return reinterpret_cast<const uint8_t*>(words.data()) + r * row_bytes;
+  }
+  // Row r's dot product with x from the reference dequantisation; `magnitude` gets sum |w x|.
+  double want(int r, double& magnitude) const {
+    double sum = 0.0;
+    magnitude = 0.0;
+    for (size_t j = 0; j < x.size(); ++j) {
+      const double term = static_cast<double>(dequantised[r][j]) * f16_to_f32(x[j]);
+      sum += term;
+      magnitude += std::fabs(term);
+    }
+    return sum;
+  }
+};
+Tile make_tile(GgmlType type, int n, uint64_t seed, float x_scale) {
   Rng rng(seed);
-  constexpr int n = 32 * kBlocks;
-  constexpr size_t piece_bytes = kBlocks * sizeof(Block);
-  static_assert(piece_bytes % 4 == 0, "pieces start on words, as in the kernel's stages");
-  // 16 row pieces back to back and a word of slack (word_at reads the word after a run).
-  std::vector<uint32_t> words((kRows * piece_bytes) / 4 + 1, 0);
-  auto* pieces = reinterpret_cast<uint8_t*>(words.data());
-  std::vector<std::vector<float>> dequantised(kRows, std::vector<float>(n));
+  Tile tile;
+  tile.row_bytes = row_bytes(type, n);
+  tile.words.assign(kRows * tile.row_bytes / 4 + 1, 0);
+  tile.dequantised.assign(kRows, std::vector<float>(n));
   for (int r = 0; r < kRows; ++r) {
     std::vector<float> row(n);
     for (float& v : row) v = rng.normal() * (0.01f + 0.01f * r);
-    quantize_row(type, row.data(), pieces + r * piece_bytes, n);
-    dequantize_row(type, pieces + r * piece_bytes, dequantised[r].data(), n);
+    auto* dst = reinterpret_cast<uint8_t*>(tile.words.data()) + r * tile.row_bytes;
+    quantize_row(type, row.data(), dst, n);
+    dequantize_row(type, dst, tile.dequantised[r].data(), n);
   }
-  uint16_t h[n];
-  for (uint16_t& v : h) v = f32_to_f16(rng.normal() * x_scale);
+  for (int j = 0; j < n; ++j) tile.x.push_back(f32_to_f16(rng.normal() * x_scale));
+  return tile;
+}
 
-  double got[32][2] = {};  // per lane: rows g and g + 8
-  for (int b = 0; b < kBlocks; ++b) {
-    uint16_t block_x[32];
-    std::memcpy(block_x, h + 32 * b, sizeof block_x);
-    uint32_t runs[16];
-    const float k = stage_block<Block>(block_x, runs);
+// x's 32-element step `step` as staged: lane t's run in runs[4t, 4t + 4), and its constant.
+template <typename Block>
+float staged_step(const Tile& tile, int step, uint32_t (&runs)[16]) {
+  uint16_t h[32];
+  std::memcpy(h, tile.x.data() + 32 * step, sizeof h);
+  return stage_block<Block>(h, runs);
+}
+void lane_run(const uint32_t (&runs)[16], int t, uint32_t (&run)[4]) {
+  for (int i = 0; i < 4; ++i) run[i] = runs[4 * t + i];
+}
 
-    double a[2][kRows][16] = {}, bm[2][16][8] = {};
-    int a_fills[2][kRows][16] = {}, b_fills[2][16][8] = {};
-    BlockOperands lanes[32];
-    for (int lane = 0; lane < 32; ++lane) {
-      const int g = lane / 4, t = lane % 4;
-      const uint32_t run[4] = {runs[4 * t], runs[4 * t + 1], runs[4 * t + 2], runs[4 * t + 3]};
-      lanes[lane] = block_operands<Block>(pieces + g * piece_bytes, pieces + (g + 8) * piece_bytes,
-                                          b, t, run);
-      const BlockOperands& o = lanes[lane];
-      for (int m = 0; m < 2; ++m) {
-        for (int i = 0; i < 2; ++i) {
-          const int rows[4] = {g, g + 8, g, g + 8}, slots[4] = {2 * t, 2 * t, 2 * t + 8, 2 * t + 8};
-          for (int f = 0; f < 4; ++f) {
-            a[m][rows[f]][slots[f] + i] = half_value(o.a[m][f], i);
-            ++a_fills[m][rows[f]][slots[f] + i];
-          }
-          bm[m][2 * t + i][g] = half_value(o.b[m][0], i);
-          bm[m][2 * t + 8 + i][g] = half_value(o.b[m][1], i);
-          ++b_fills[m][2 * t + i][g];
-          ++b_fills[m][2 * t + 8 + i][g];
-        }
-      }
-    }
-    for (int m = 0; m < 2; ++m) {
-      for (int r = 0; r < kRows; ++r)
-        for (int s = 0; s < 16; ++s) ASSERT_EQ(a_fills[m][r][s], 1) << "A slot of mma " << m;
-      for (int s = 0; s < 16; ++s)
-        for (int c = 0; c < 8; ++c) ASSERT_EQ(b_fills[m][s][c], 1) << "B slot of mma " << m;
-    }
-    for (int lane = 0; lane < 32; ++lane) {
-      const int g = lane / 4, t = lane % 4;
-      double top = 0.0, bottom = 0.0;  // D[g][2t], D[g + 8][2t] over both mmas
-      for (int m = 0; m < 2; ++m) {
-        for (int s = 0; s < 16; ++s) {
-          top += a[m][g][s] * bm[m][s][2 * t];
-          bottom += a[m][g + 8][s] * bm[m][s][2 * t];
-        }
-      }
-      got[lane][0] += lanes[lane].d * (top - k);
-      got[lane][1] += lanes[lane].d8 * (bottom - k);
-    }
-  }
-
+void expect_rows(const Tile& tile, const double (&got)[32][2], std::string_view what) {
   for (int lane = 0; lane < 32; ++lane) {
     for (int half = 0; half < 2; ++half) {
       const int r = lane / 4 + 8 * half;
-      double want = 0.0, magnitude = 0.0;
-      for (int j = 0; j < n; ++j) {
-        const double term = static_cast<double>(dequantised[r][j]) * f16_to_f32(h[j]);
-        want += term;
-        magnitude += std::fabs(term);
-      }
-      // K is a float: its rounding (~2^-24 of 1152 sum |x|) is all that separates them.
+      double magnitude;
+      const double want = tile.want(r, magnitude);
+      // The staged constants are floats: their rounding (~2^-24 of 1152 sum |x|) is all that
+      // separates the two.
       EXPECT_NEAR(got[lane][half], want, 1e-5 * magnitude + 1e-30)
-          << "lane " << lane << " row " << r << " x scale " << x_scale;
+          << what << ": lane " << lane << " row " << r;
     }
   }
 }
 
+// 8 legacy blocks a row (both 4-byte alignments): each lane's d (D - K) summed over the
+// blocks is its rows' dot products.
+template <typename Block>
+void check_legacy(GgmlType type, uint64_t seed, float x_scale) {
+  constexpr int kBlocks = 8;
+  const Tile tile = make_tile(type, 32 * kBlocks, seed, x_scale);
+  double got[32][2] = {};
+  for (int b = 0; b < kBlocks; ++b) {
+    uint32_t runs[16];
+    const float k = staged_step<Block>(tile, b, runs);
+    BlockOperands lanes[32];
+    for (int lane = 0; lane < 32; ++lane) {
+      uint32_t run[4];
+      lane_run(runs, lane % 4, run);
+      lanes[lane] =
+          block_operands<Block>(tile.row(lane / 4), tile.row(lane / 4 + 8), b, lane % 4, run);
+    }
+    const Product p = multiply(lanes);
+    for (int lane = 0; lane < 32; ++lane) {
+      const int g = lane / 4, t = lane % 4;
+      got[lane][0] += lanes[lane].d * (p.d[g][2 * t] - k);
+      got[lane][1] += lanes[lane].d8 * (p.d[g + 8][2 * t] - k);
+    }
+  }
+  expect_rows(tile, got, type_name(type));
+}
+
+// Two Q4_K super-blocks a row, a pair of sub-blocks at a time as the kernel takes them: each
+// sub-block adds s D - u S, with s and u from the lane Operands::scale_lane names.
+void check_q4_k(uint64_t seed, float x_scale) {
+  using Q4K = Operands<BlockQ4_K>;
+  constexpr int kSuperBlocks = 2;
+  const Tile tile = make_tile(GgmlType::Q4_K, 256 * kSuperBlocks, seed, x_scale);
+  double got[32][2] = {};
+  for (int q = 0; q < kSuperBlocks; ++q) {
+    const size_t at = q * sizeof(BlockQ4_K);
+    for (int j = 0; j < 4; ++j) {
+      float s[32], u[32];
+      for (int lane = 0; lane < 32; ++lane) {
+        Q4K::scale(tile.row(Q4K::scale_row(lane)) + at, 2 * j + Q4K::scale_half(lane), s[lane],
+                   u[lane]);
+      }
+      for (int h = 0; h < 2; ++h) {
+        uint32_t runs[16];
+        const float x_sum = staged_step<BlockQ4_K>(tile, 8 * q + 2 * j + h, runs);
+        BlockOperands lanes[32];
+        for (int lane = 0; lane < 32; ++lane) {
+          const int g = lane / 4, t = lane % 4;
+          uint32_t low[4], high[4], low8[4], high8[4], run[4];
+          Q4K::operands(tile.row(g) + at, j, t, low, high);
+          Q4K::operands(tile.row(g + 8) + at, j, t, low8, high8);
+          lane_run(runs, t, run);
+          lanes[lane] = h == 0 ? fragments(low, low8, run) : fragments(high, high8, run);
+        }
+        const Product p = multiply(lanes);
+        for (int lane = 0; lane < 32; ++lane) {
+          const int g = lane / 4, t = lane % 4;
+          const int top = Q4K::scale_lane(g, h), bottom = Q4K::scale_lane(g + 8, h);
+          got[lane][0] += s[top] * p.d[g][2 * t] - u[top] * x_sum;
+          got[lane][1] += s[bottom] * p.d[g + 8][2 * t] - u[bottom] * x_sum;
+        }
+      }
+    }
+  }
+  expect_rows(tile, got, "Q4_K");
+}
+
 TEST(TensorFragments, Q4_0TileMatchesReference) {
-  for (const float scale : {1.0f, 1e-3f, 300.0f}) check_tile<BlockQ4_0>(GgmlType::Q4_0, 11, scale);
+  for (const float scale : {1.0f, 1e-3f, 300.0f})
+    check_legacy<BlockQ4_0>(GgmlType::Q4_0, 11, scale);
 }
 
 TEST(TensorFragments, Q8_0TileMatchesReference) {
-  for (const float scale : {1.0f, 1e-3f, 300.0f}) check_tile<BlockQ8_0>(GgmlType::Q8_0, 12, scale);
+  for (const float scale : {1.0f, 1e-3f, 300.0f})
+    check_legacy<BlockQ8_0>(GgmlType::Q8_0, 12, scale);
+}
+
+TEST(TensorFragments, Q4_KTileMatchesReference) {
+  for (const float scale : {1.0f, 1e-3f, 300.0f}) check_q4_k(13, scale);
+}
+
+TEST(TensorFragments, Q4_KScaleLanesCoverEveryRowAndHalf) {
+  using Q4K = Operands<BlockQ4_K>;
+  for (int lane = 0; lane < 32; ++lane)
+    EXPECT_EQ(Q4K::scale_lane(Q4K::scale_row(lane), Q4K::scale_half(lane)), lane);
 }
 
 TEST(TensorFragments, StagingOrderIsAPermutation) {
-  for (int format = 0; format < 2; ++format) {
+  for (int format = 0; format < 3; ++format) {
     int seen[32] = {};
     for (int t = 0; t < 4; ++t) {
       for (int p = 0; p < 8; ++p) {
-        const int e =
-            format == 0 ? Operands<BlockQ4_0>::element(t, p) : Operands<BlockQ8_0>::element(t, p);
+        const int e = format == 0   ? Operands<BlockQ4_0>::element(t, p)
+                      : format == 1 ? Operands<BlockQ8_0>::element(t, p)
+                                    : Operands<BlockQ4_K>::element(t, p);
         ASSERT_GE(e, 0);
         ASSERT_LT(e, 32);
         ++seen[e];

@@ -23,7 +23,7 @@ using namespace matvec_detail;
 // - Q4_0, Q8_0 and Q4_K: the wide loop of 32-element steps. Gated launches of rows shorter
 //   than 8192 and other launches of rows shorter than 4096 stream their weights through
 //   shared memory (matvec_stream.cuh; 8B Q4_0 tg128 +8%, Q8_0 +3%, 1B Q4_0 +14%, Q4_K
-//   level; with CONCORD_CUDA_TENSOR_DECODE=1, Q4_0 and Q8_0 multiply on tensor cores there,
+//   level; with CONCORD_CUDA_TENSOR_DECODE=1 they multiply on tensor cores there,
 //   matvec_tensor.cuh). Other rows shorter than 8192 take matvec_wide.cuh's kernel with staged
 //   activations (8 rows over 2 warps; Q4_K 4 over 1);
 //   launches of <= 6144 rows of >= 4096 elements (8B Q/K/V, O) take 8 rows over 4 warps in
@@ -60,7 +60,7 @@ bool streams(bool gated, int64_t n_in) {
   return n_in < (gated ? kLongRows : kSmallLaunchMinWidth);
 }
 
-// CONCORD_CUDA_TENSOR_DECODE: Q4_0 and Q8_0 single-token products on tensor cores
+// CONCORD_CUDA_TENSOR_DECODE: Q4_0, Q8_0 and Q4_K single-token products on tensor cores
 // (matvec_tensor.cuh) for the launches that stream ("1"), or streaming every launch that
 // fits ("all": the 8B Q/K/V, O and down projections too, which the fp32 path lost on).
 // Opt-in until it has run on a device: its operands are checked on the host

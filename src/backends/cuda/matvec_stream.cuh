@@ -17,7 +17,7 @@
 // matching up rows); a stage holds the tile's pieces of one chunk of kChunkSteps 32-element
 // steps. Blocks walk tiles gridDim.x apart and each tile's chunks in order, as one stream of
 // stages. What the warps do with a stage is the kernel's Math: ScalarStream decodes codes to
-// fp32 (every streamed format), TensorStream multiplies on tensor cores (Q4_0 and Q8_0,
+// fp32 (every streamed format), TensorStream multiplies on tensor cores (Q4_0, Q8_0, Q4_K;
 // matvec_tensor.cuh; opt-in, see matvec.cu). Each stages x its own way and leaves per-warp
 // partial sums of the tile's rows, which the kernel adds up and stores.
 #pragma once
@@ -125,8 +125,9 @@ struct ScalarStream {
   }
 };
 
-// The tensor-core products (matvec_tensor.cuh): warp w takes blocks w, w + 8, ... of the
-// chunk for all 16 rows; lane (g, t) keeps the sums of rows g and g + 8.
+// The tensor-core products (matvec_tensor.cuh): warp w takes units w, w + 8, ... of the
+// chunk (a legacy block, or a pair of Q4_K sub-blocks) for all 16 rows; lane (g, t) keeps
+// the sums of rows g and g + 8.
 template <typename Block, int C>
 struct TensorStream {
   static constexpr int kColumnGroups = kStreamWarps;
@@ -141,36 +142,28 @@ struct TensorStream {
   float top = 0.0f, bottom = 0.0f;  // rows g and g + 8
   __device__ __forceinline__ void accumulate(const uint8_t* stage, int chunk, int n_steps,
                                              const uint8_t* area) {
-    const int warp = threadIdx.x / kWarp, g = threadIdx.x % kWarp / 4, t = threadIdx.x % 4;
+    constexpr int kUnitSteps = kTensorUnitSteps<Block>, kUnits = C / kUnitSteps;
+    static_assert(kUnits % kStreamWarps == 0, "every warp takes the same units");
     const auto* runs = reinterpret_cast<const uint4*>(area);
     const auto* constants =
         reinterpret_cast<const float*>(area + 64 * static_cast<size_t>(n_steps));
-    const uint8_t* top_piece = stage + g * Layout::kPieceBytes;
-    const uint8_t* bottom_piece = top_piece + 8 * Layout::kPieceBytes;
-    // Block b of the chunk, into rows g and g + 8.
-    const auto block = [&](int b) {
-      const int step = chunk * C + b;
-      const uint4 xs = runs[4 * step + t];
-      const uint32_t run[4] = {xs.x, xs.y, xs.z, xs.w};
-      const tensor::BlockOperands o =
-          tensor::block_operands<Block>(top_piece, bottom_piece, b, t, run);
-      float sums[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-#pragma unroll
-      for (int m = 0; m < 2; ++m)
-        mma_16x8x16(sums, o.a[m][0], o.a[m][1], o.a[m][2], o.a[m][3], o.b[m][0], o.b[m][1]);
-      const float k = constants[step];
-      top = fmaf(o.d, sums[0] - k, top);         // D[g][2t]
-      bottom = fmaf(o.d8, sums[2] - k, bottom);  // D[g + 8][2t]
+    const int warp = threadIdx.x / kWarp, first_step = chunk * C;
+    const auto unit = [&](int u) {
+      if constexpr (std::is_same_v<Block, BlockQ4_K>) {
+        tensor_q4k_unit<Layout::kPieceBytes>(stage, runs, constants, first_step, u, top, bottom);
+      } else {
+        tensor_unit<Block, Layout::kPieceBytes>(stage, runs, constants, first_step, u, top, bottom);
+      }
     };
-    // Only a row's last chunk can be partial: the others skip the bounds check per block.
-    if ((chunk + 1) * C <= n_steps) {
+    // Only a row's last chunk can be partial: the others skip the bounds check per unit.
+    if (first_step + C <= n_steps) {
 #pragma unroll
-      for (int i = 0; i < C / kStreamWarps; ++i) block(warp + kStreamWarps * i);
+      for (int i = 0; i < kUnits / kStreamWarps; ++i) unit(warp + kStreamWarps * i);
     } else {
 #pragma unroll
-      for (int i = 0; i < C / kStreamWarps; ++i) {
-        if (chunk * C + warp + kStreamWarps * i >= n_steps) break;
-        block(warp + kStreamWarps * i);
+      for (int i = 0; i < kUnits / kStreamWarps; ++i) {
+        if (first_step + kUnitSteps * (warp + kStreamWarps * i) >= n_steps) break;
+        unit(warp + kStreamWarps * i);
       }
     }
   }
@@ -189,7 +182,7 @@ struct TensorStream {
 // 5 measured slower, 8B Q4_0 tg128 351 -> 339; 2 rows per warp for Q4_0, 320).
 template <typename Block>
 using DefaultScalarStream = ScalarStream<Block, std::is_same_v<Block, BlockQ8_0> ? 2 : 4>;
-// Stages of the same ~18 KB: 64 Q4_0 blocks or 32 Q8_0 blocks of each row.
+// Stages of the same ~18 KB: 64 Q4_0 blocks, 32 Q8_0 blocks or 8 Q4_K super-blocks a row.
 template <typename Block>
 using DefaultTensorStream = TensorStream<Block, std::is_same_v<Block, BlockQ8_0> ? 32 : 64>;
 

@@ -1,13 +1,14 @@
 // Tensor-core products for the streaming matrix-vector kernel (matvec_stream.cuh): a warp
-// multiplies a tile's 16 staged row pieces by x one 32-element block at a time with two
+// multiplies a tile's 16 staged row pieces by x one 32-element step at a time with two
 // mma.m16n8k16 (fp16 inputs, fp32 accumulation), instead of decoding every code to fp32
 // and multiplying it in an FMA of its own.
 //
-// Why: once the copies were in flight, the fp32 path was bound by its ~3 instructions per
-// 4-bit element (docs/perf.md, session 10); here codes become fp16 operands two at a time
-// and the tensor core does the multiply-adds, ~1.8 instructions per element (counted from
-// the source; not yet measured on a device). The operands and the staging order are in
-// tensor_fragments.h, which the host tests rebuild into whole mmas.
+// Why: once the copies were in flight, the fp32 path was bound by its decoding (docs/perf.md,
+// session 10); here codes become fp16 operands two at a time and the tensor core does the
+// multiply-adds. SASS counts per element, fp32 path -> this one: Q4_0 3.6 -> 1.7, Q8_0
+// 4.4 -> 1.9, Q4_K 4.7 -> 2.75 (docs/perf.md, session 11; not yet measured on a device).
+// The operands and the staging order are in tensor_fragments.h, which the host tests
+// rebuild into whole mmas.
 //
 // x is staged as fp16 (times the norm's gain and 1/rms when one is fused), the precision of
 // the prefill path: the 8 columns of B all hold x, so every lane of a quad ends with the
@@ -36,7 +37,71 @@ __device__ __forceinline__ void mma_16x8x16(float (&c)[4], uint32_t a0, uint32_t
 
 template <typename Block>
 constexpr bool kTensorStreamed =
-    std::is_same_v<Block, BlockQ4_0> || std::is_same_v<Block, BlockQ8_0>;
+    std::is_same_v<Block, BlockQ4_0> || std::is_same_v<Block, BlockQ8_0> ||
+    std::is_same_v<Block, BlockQ4_K>;
+
+// The 32-element steps a warp takes at a time: a legacy block, or a pair of Q4_K sub-blocks.
+template <typename Block>
+constexpr int kTensorUnitSteps = std::is_same_v<Block, BlockQ4_K> ? 2 : 1;
+
+// Unit u of a staged chunk (its first step `first_step` of the row) into rows g and g + 8 of
+// the tile (top, bottom), lane (g, t): two mmas per block, one multiply-add per row.
+// `pieces` is the stage (16 row pieces of kPieceBytes), `runs` and `constants` the staged x.
+template <typename Block, int kPieceBytes>
+__device__ __forceinline__ void tensor_unit(const uint8_t* pieces, const uint4* runs,
+                                            const float* constants, int first_step, int u,
+                                            float& top, float& bottom) {
+  const int lane = threadIdx.x % kWarp, g = lane / 4, t = lane % 4;
+  const int step = first_step + u;
+  const uint4 xs = runs[4 * step + t];
+  const uint32_t run[4] = {xs.x, xs.y, xs.z, xs.w};
+  const tensor::BlockOperands o = tensor::block_operands<Block>(
+      pieces + g * kPieceBytes, pieces + (g + 8) * kPieceBytes, u, t, run);
+  float sums[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+#pragma unroll
+  for (int m = 0; m < 2; ++m)
+    mma_16x8x16(sums, o.a[m][0], o.a[m][1], o.a[m][2], o.a[m][3], o.b[m][0], o.b[m][1]);
+  const float k = constants[step];
+  top = fmaf(o.d, sums[0] - k, top);         // D[g][2t]
+  bottom = fmaf(o.d8, sums[2] - k, bottom);  // D[g + 8][2t]
+}
+
+// Q4_K: unit u is sub-blocks 2j, 2j + 1 (j = u % 4) of super-block u / 4 of the chunk: four
+// mmas, and each sub-block's s and u from the lane that computed them (Operands::scale_lane).
+template <int kPieceBytes>
+__device__ __forceinline__ void tensor_q4k_unit(const uint8_t* pieces, const uint4* runs,
+                                                const float* sums_of_x, int first_step, int u,
+                                                float& top, float& bottom) {
+  using Operands = tensor::Operands<BlockQ4_K>;
+  const int lane = threadIdx.x % kWarp, g = lane / 4, t = lane % 4;
+  const int super_block = u / 4, j = u % 4;
+  const int at = super_block * static_cast<int>(sizeof(BlockQ4_K));
+  float s, offset;
+  Operands::scale(pieces + Operands::scale_row(lane) * kPieceBytes + at,
+                  2 * j + Operands::scale_half(lane), s, offset);
+  uint32_t low[4], high[4], low8[4], high8[4];
+  Operands::operands(pieces + g * kPieceBytes + at, j, t, low, high);
+  Operands::operands(pieces + (g + 8) * kPieceBytes + at, j, t, low8, high8);
+  const int step = first_step + 8 * super_block + 2 * j;  // the even sub-block's
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    const uint4 xs = runs[4 * (step + h) + t];
+    const uint32_t run[4] = {xs.x, xs.y, xs.z, xs.w};
+    const tensor::BlockOperands o =
+        h == 0 ? tensor::fragments(low, low8, run) : tensor::fragments(high, high8, run);
+    float sums[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+#pragma unroll
+    for (int m = 0; m < 2; ++m)
+      mma_16x8x16(sums, o.a[m][0], o.a[m][1], o.a[m][2], o.a[m][3], o.b[m][0], o.b[m][1]);
+    const float x_sum = sums_of_x[step + h];
+    const float s_top = __shfl_sync(0xffffffffu, s, Operands::scale_lane(g, h));
+    const float u_top = __shfl_sync(0xffffffffu, offset, Operands::scale_lane(g, h));
+    const float s_bottom = __shfl_sync(0xffffffffu, s, Operands::scale_lane(g + 8, h));
+    const float u_bottom = __shfl_sync(0xffffffffu, offset, Operands::scale_lane(g + 8, h));
+    top = fmaf(-u_top, x_sum, fmaf(s_top, sums[0], top));
+    bottom = fmaf(-u_bottom, x_sum, fmaf(s_bottom, sums[2], bottom));
+  }
+}
 
 // The staged activations of the tensor path: per block, 4 runs of 8 halves (run t in lane
 // t's order) at 64-byte strides, then one float K per block.

@@ -23,6 +23,7 @@
 #endif
 
 #include "quant/blocks.h"
+#include "quant/decode.h"
 #include "util/half.h"
 #include "util/hd.h"
 
@@ -134,6 +135,41 @@ struct Operands<BlockQ8_0> {
   }
 };
 
+// Q4_K: a 256-element super-block is 8 sub-blocks of 32, each with a 6-bit scale and min;
+// sub-blocks 2j and 2j + 1 are the low and high nibbles of qs[32j, 32j + 32), element i of
+// either in byte 32j + i. A warp takes such a pair at a time: lane t reads qs bytes
+// 32j + 8t .. + 8 (elements 8t + [0, 8) of both sub-blocks) as two words; low nibbles under
+// 0x6400 are 1024 + q (the first two mmas), high ones under 0x5400 64 + q (the last two).
+// x is staged per sub-block in lane order with its plain sum S (constant 1): a sub-block adds
+//   s (sums - c S) - dmin m S = s sums - u S,  s = d scale, u = s c + dmin m.
+template <>
+struct Operands<BlockQ4_K> {
+  static CONCORD_HD int element(int t, int p) { return 8 * t + 4 * (p / 4) + pair_order(p % 4); }
+  static CONCORD_HD float constant(int) { return 1.0f; }
+  static CONCORD_HD void operands(const uint8_t* block, int j, int t, uint32_t (&low)[4],
+                                  uint32_t (&high)[4]) {
+    const auto* words = reinterpret_cast<const uint32_t*>(block + 16 + 32 * j + 8 * t);
+    const uint32_t w[4] = {words[0], words[0] >> 8, words[1], words[1] >> 8};
+    CONCORD_UNROLL
+    for (int i = 0; i < 4; ++i) {
+      low[i] = and_or<0x000f000fu, 0x64006400u>(w[i]);  // elements 8t + {0, 2}, {1, 3}, ...
+      high[i] = and_or<0x00f000f0u, 0x54005400u>(w[i]);
+    }
+  }
+  // s and u of sub-block sb (c: 1024 for the even sub-blocks' codes, 64 for the odd ones').
+  static CONCORD_HD void scale(const uint8_t* block, int sb, float& s, float& u) {
+    int scale, min;
+    decode::scale_min_k4(block + 4, sb, scale, min);
+    s = half_at(block, 0) * static_cast<float>(scale);
+    u = s * (sb % 2 == 0 ? 1024.0f : 64.0f) + half_at(block, 2) * static_cast<float>(min);
+  }
+  // Which (row, sub-block of the pair) lane `lane` computes s and u for, and back: every lane
+  // one, shared by shuffles (the 4 lanes of a quad would otherwise repeat the same work).
+  static CONCORD_HD int scale_row(int lane) { return lane % 16; }
+  static CONCORD_HD int scale_half(int lane) { return lane / 16; }
+  static CONCORD_HD int scale_lane(int row, int half) { return 16 * half + row; }
+};
+
 // A staged block: runs[4t .. 4t + 4) are lane t's 8 halves (two per word, the lower
 // element in the low half), k its constant K. `h` holds x's 32 halves (bits) in order.
 template <typename Block>
@@ -158,27 +194,36 @@ CONCORD_HD float stage_block(const uint16_t (&h)[32], uint32_t (&runs)[16]) {
   return k;
 }
 
-// The operands of a block's two mmas for lane (g, t): a[m] and b[m] for mma m, whose A
-// pairs are (row g, slots 2t..), (row g + 8, 2t..), (row g, 2t + 8..), (row g + 8, 2t + 8..)
-// and B pairs column g at slots 2t.. and 2t + 8..; d and d8 scale rows g and g + 8.
+// The operands of two mmas for lane (g, t): a[m] and b[m] for mma m, whose A pairs are
+// (row g, slots 2t..), (row g + 8, 2t..), (row g, 2t + 8..), (row g + 8, 2t + 8..) and B
+// pairs column g at slots 2t.. and 2t + 8..; d and d8 scale rows g and g + 8 (legacy blocks).
 struct BlockOperands {
   uint32_t a[2][4];
   uint32_t b[2][2];
-  float d, d8;
+  float d = 0.0f, d8 = 0.0f;
 };
-template <typename Block>
-CONCORD_HD BlockOperands block_operands(const uint8_t* top_piece, const uint8_t* bottom_piece,
-                                        int block, int t, const uint32_t (&run)[4]) {
-  uint32_t top[4], bottom[4];
+// From a lane's four code pairs of rows g (top) and g + 8 (bottom) in Operands' order and
+// its staged run of x.
+CONCORD_HD BlockOperands fragments(const uint32_t (&top)[4], const uint32_t (&bottom)[4],
+                                   const uint32_t (&run)[4]) {
   BlockOperands o;
-  o.d = Operands<Block>::operands(top_piece, block, t, top);
-  o.d8 = Operands<Block>::operands(bottom_piece, block, t, bottom);
   CONCORD_UNROLL
   for (int m = 0; m < 2; ++m) {
     o.a[m][0] = top[2 * m], o.a[m][1] = bottom[2 * m];
     o.a[m][2] = top[2 * m + 1], o.a[m][3] = bottom[2 * m + 1];
     o.b[m][0] = run[2 * m], o.b[m][1] = run[2 * m + 1];
   }
+  return o;
+}
+// A legacy block (Q4_0, Q8_0) of two row pieces.
+template <typename Block>
+CONCORD_HD BlockOperands block_operands(const uint8_t* top_piece, const uint8_t* bottom_piece,
+                                        int block, int t, const uint32_t (&run)[4]) {
+  uint32_t top[4], bottom[4];
+  const float d = Operands<Block>::operands(top_piece, block, t, top);
+  const float d8 = Operands<Block>::operands(bottom_piece, block, t, bottom);
+  BlockOperands o = fragments(top, bottom, run);
+  o.d = d, o.d8 = d8;
   return o;
 }
 
