@@ -1,7 +1,8 @@
 // Decode matrix-vector kernels on the device: GB/s of weight bytes per launch for the
 // projection shapes of the Llama-3.2-1B and Llama-3-8B layouts, per weight type, for the
 // tiling the backend uses and a grid of alternatives (rows per warp group R, warps per
-// group S, groups in flight per lane U: see src/backends/cuda/matvec_kernel.cuh). Timed
+// group S, groups in flight per lane U: see src/backends/cuda/matvec_kernel.cuh), and the
+// streaming kernel with fp32 and tensor-core products (matvec_stream.cuh). Timed
 // with CUDA events over 200 launches that cycle through copies of the matrix filling more
 // than the L2 cache, so every launch reads its weights from memory.
 //
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "backends/cuda/matvec_kernel.cuh"
+#include "backends/cuda/matvec_stream.cuh"
 #include "backends/cuda/matvec_wide.cuh"
 #include "quant/types.h"
 
@@ -41,6 +43,11 @@ using WideGlobalGrid =
 using WideGrid = std::tuple<WideTiling<4, 1, 4>, WideTiling<8, 2, 4>, WideTiling<4, 2, 8>,
                             WideTiling<8, 2, 8>, WideTiling<8, 4, 8>, WideTiling<4, 2, 16>,
                             WideTiling<4, 4, 16>, WideTiling<8, 2, 16>, WideTiling<8, 4, 16>>;
+
+template <typename T>
+struct TypeTag {
+  using type = T;
+};
 
 struct Matrix {
   GgmlType type;
@@ -101,6 +108,25 @@ void run_grid(const Matrix& m) {
     };
     std::apply([&](auto... tiling) { (wide(tiling), ...); }, WideGrid{});
   }
+  if constexpr (kStreamed<Block>) {
+    std::printf(" |");
+    // The streaming kernel with each Math; "-" where it does not apply to the shape.
+    const auto streamed = [&](auto math) {
+      using Math = typename decltype(math)::type;
+      bool launched = true;
+      const double seconds = seconds_per_launch(m, [&](const void* w) {
+        launched =
+            launch_stream<Math, Epilogue::Store, false>(one_job(m, w), m.shape.n_in, m.x, nullptr);
+      });
+      if (launched) {
+        print(seconds);
+      } else {
+        std::printf(" %6s", "-");
+      }
+    };
+    streamed(TypeTag<DefaultScalarStream<Block>>{});
+    if constexpr (kTensorStreamed<Block>) streamed(TypeTag<DefaultTensorStream<Block>>{});
+  }
   std::printf("\n");
 }
 
@@ -113,6 +139,7 @@ void print_header() {
   std::printf(" | wide, x staged:");
   const auto wide_name = [](auto t) { std::printf(" %2d.%d.%-2d", t.kRows, t.kSplit, t.kWarps); };
   std::apply([&](auto... t) { (wide_name(t), ...); }, WideGrid{});
+  std::printf(" | streamed: fp32 tensor");
   std::printf("   (GB/s per tiling R.S.U; staged R.S.W)\n");
 }
 
