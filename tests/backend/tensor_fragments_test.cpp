@@ -63,31 +63,34 @@ Product multiply(const BlockOperands (&lanes)[32]) {
 }
 
 // 16 rows of n elements quantised to `type` (back to back, with a word of slack: operands
-// read the word after a run), their dequantised values, and x as fp16.
+// read the word after a run), their dequantised values, and `tokens` rows of x as fp16.
 struct Tile {
   std::vector<uint32_t> words;
   size_t row_bytes = 0;
+  int n = 0;
   std::vector<std::vector<float>> dequantised;
-  std::vector<uint16_t> x;
+  std::vector<uint16_t> x;  // [token][n]
   const uint8_t* row(int r) const {
     return reinterpret_cast<const uint8_t*>(words.data()) + r * row_bytes;
   }
-  // Row r's dot product with x from the reference dequantisation; `magnitude` gets sum |w x|.
-  double want(int r, double& magnitude) const {
+  // Row r's dot product with token `token`'s x from the reference dequantisation;
+  // `magnitude` gets sum |w x|.
+  double want(int r, int token, double& magnitude) const {
     double sum = 0.0;
     magnitude = 0.0;
-    for (size_t j = 0; j < x.size(); ++j) {
-      const double term = static_cast<double>(dequantised[r][j]) * f16_to_f32(x[j]);
+    for (int j = 0; j < n; ++j) {
+      const double term = static_cast<double>(dequantised[r][j]) * f16_to_f32(x[token * n + j]);
       sum += term;
       magnitude += std::fabs(term);
     }
     return sum;
   }
 };
-Tile make_tile(GgmlType type, int n, uint64_t seed, float x_scale) {
+Tile make_tile(GgmlType type, int n, int tokens, uint64_t seed, float x_scale) {
   Rng rng(seed);
   Tile tile;
   tile.row_bytes = row_bytes(type, n);
+  tile.n = n;
   tile.words.assign(kRows * tile.row_bytes / 4 + 1, 0);
   tile.dequantised.assign(kRows, std::vector<float>(n));
   for (int r = 0; r < kRows; ++r) {
@@ -97,31 +100,64 @@ Tile make_tile(GgmlType type, int n, uint64_t seed, float x_scale) {
     quantize_row(type, row.data(), dst, n);
     dequantize_row(type, dst, tile.dequantised[r].data(), n);
   }
-  for (int j = 0; j < n; ++j) tile.x.push_back(f32_to_f16(rng.normal() * x_scale));
+  for (int j = 0; j < n * tokens; ++j) tile.x.push_back(f32_to_f16(rng.normal() * x_scale));
   return tile;
 }
 
-// x's 32-element step `step` as staged: lane t's run in runs[4t, 4t + 4), and its constant.
+// Every token's x of 32-element step `step` as staged: runs[token][4t, 4t + 4) is lane t's
+// run, constants[token] the step's constant.
+struct StagedStep {
+  uint32_t runs[8][16];
+  float constants[8];
+};
 template <typename Block>
-float staged_step(const Tile& tile, int step, uint32_t (&runs)[16]) {
-  uint16_t h[32];
-  std::memcpy(h, tile.x.data() + 32 * step, sizeof h);
-  return stage_block<Block>(h, runs);
+StagedStep staged_step(const Tile& tile, int tokens, int step) {
+  StagedStep staged;
+  for (int token = 0; token < tokens; ++token) {
+    uint16_t h[32];
+    std::memcpy(h, tile.x.data() + token * tile.n + 32 * step, sizeof h);
+    staged.constants[token] = stage_block<Block>(h, staged.runs[token]);
+  }
+  return staged;
 }
-void lane_run(const uint32_t (&runs)[16], int t, uint32_t (&run)[4]) {
-  for (int i = 0; i < 4; ++i) run[i] = runs[4 * t + i];
+// Lane (g, t)'s B operand: its column's token's run (tensor::column_token).
+void lane_run(const StagedStep& staged, int tokens, int lane, uint32_t (&run)[4]) {
+  const int token = column_token(lane / 4, tokens), t = lane % 4;
+  for (int i = 0; i < 4; ++i) run[i] = staged.runs[token][4 * t + i];
 }
 
-void expect_rows(const Tile& tile, const double (&got)[32][2], std::string_view what) {
-  for (int lane = 0; lane < 32; ++lane) {
-    for (int half = 0; half < 2; ++half) {
-      const int r = lane / 4 + 8 * half;
+// Per (token, row): the sums the lanes produced, and how many lanes produced each per step.
+struct Results {
+  double sum[8][kRows] = {};
+  int produced[8][kRows] = {};
+};
+// Lane (g, t)'s results of one step as the kernel keeps them: column 2t + c of D for
+// token result_token(t, c), each taken from `value(row, column, token)`; with one token, only
+// column 2t of lanes t = 0 (every column holds the same x).
+template <typename Value>
+void keep(Results& results, int tokens, int lane, Value value) {
+  const int g = lane / 4, t = lane % 4;
+  for (int c = 0; c < (tokens > 1 ? 2 : 1); ++c) {
+    const int token = result_token(t, c);
+    if (token >= tokens) continue;
+    for (const int r : {g, g + 8}) {
+      results.sum[token][r] += value(r, 2 * t + c, token);
+      ++results.produced[token][r];
+    }
+  }
+}
+
+void expect_rows(const Tile& tile, int tokens, int steps, const Results& results,
+                 std::string_view what) {
+  for (int token = 0; token < tokens; ++token) {
+    for (int r = 0; r < kRows; ++r) {
+      EXPECT_EQ(results.produced[token][r], steps) << what << ": token " << token << " row " << r;
       double magnitude;
-      const double want = tile.want(r, magnitude);
+      const double want = tile.want(r, token, magnitude);
       // The staged constants are floats: their rounding (~2^-24 of 1152 sum |x|) is all that
       // separates the two.
-      EXPECT_NEAR(got[lane][half], want, 1e-5 * magnitude + 1e-30)
-          << what << ": lane " << lane << " row " << r;
+      EXPECT_NEAR(results.sum[token][r], want, 1e-5 * magnitude + 1e-30)
+          << what << ": token " << token << " of " << tokens << ", row " << r;
     }
   }
 }
@@ -129,37 +165,37 @@ void expect_rows(const Tile& tile, const double (&got)[32][2], std::string_view 
 // 8 legacy blocks a row (both 4-byte alignments): each lane's d (D - K) summed over the
 // blocks is its rows' dot products.
 template <typename Block>
-void check_legacy(GgmlType type, uint64_t seed, float x_scale) {
+void check_legacy(GgmlType type, int tokens, uint64_t seed, float x_scale) {
   constexpr int kBlocks = 8;
-  const Tile tile = make_tile(type, 32 * kBlocks, seed, x_scale);
-  double got[32][2] = {};
+  const Tile tile = make_tile(type, 32 * kBlocks, tokens, seed, x_scale);
+  Results results;
   for (int b = 0; b < kBlocks; ++b) {
-    uint32_t runs[16];
-    const float k = staged_step<Block>(tile, b, runs);
+    const StagedStep staged = staged_step<Block>(tile, tokens, b);
     BlockOperands lanes[32];
     for (int lane = 0; lane < 32; ++lane) {
       uint32_t run[4];
-      lane_run(runs, lane % 4, run);
+      lane_run(staged, tokens, lane, run);
       lanes[lane] =
           block_operands<Block>(tile.row(lane / 4), tile.row(lane / 4 + 8), b, lane % 4, run);
     }
     const Product p = multiply(lanes);
     for (int lane = 0; lane < 32; ++lane) {
-      const int g = lane / 4, t = lane % 4;
-      got[lane][0] += lanes[lane].d * (p.d[g][2 * t] - k);
-      got[lane][1] += lanes[lane].d8 * (p.d[g + 8][2 * t] - k);
+      keep(results, tokens, lane, [&](int r, int column, int token) {
+        const float d = r < 8 ? lanes[lane].d : lanes[lane].d8;
+        return d * (p.d[r][column] - staged.constants[token]);
+      });
     }
   }
-  expect_rows(tile, got, type_name(type));
+  expect_rows(tile, tokens, kBlocks, results, type_name(type));
 }
 
 // Two Q4_K super-blocks a row, a pair of sub-blocks at a time as the kernel takes them: each
 // sub-block adds s D - u S, with s and u from the lane Operands::scale_lane names.
-void check_q4_k(uint64_t seed, float x_scale) {
+void check_q4_k(int tokens, uint64_t seed, float x_scale) {
   using Q4K = Operands<BlockQ4_K>;
   constexpr int kSuperBlocks = 2;
-  const Tile tile = make_tile(GgmlType::Q4_K, 256 * kSuperBlocks, seed, x_scale);
-  double got[32][2] = {};
+  const Tile tile = make_tile(GgmlType::Q4_K, 256 * kSuperBlocks, tokens, seed, x_scale);
+  Results results;
   for (int q = 0; q < kSuperBlocks; ++q) {
     const size_t at = q * sizeof(BlockQ4_K);
     for (int j = 0; j < 4; ++j) {
@@ -169,42 +205,47 @@ void check_q4_k(uint64_t seed, float x_scale) {
                    u[lane]);
       }
       for (int h = 0; h < 2; ++h) {
-        uint32_t runs[16];
-        const float x_sum = staged_step<BlockQ4_K>(tile, 8 * q + 2 * j + h, runs);
+        const StagedStep staged = staged_step<BlockQ4_K>(tile, tokens, 8 * q + 2 * j + h);
         BlockOperands lanes[32];
         for (int lane = 0; lane < 32; ++lane) {
           const int g = lane / 4, t = lane % 4;
           uint32_t low[4], high[4], low8[4], high8[4], run[4];
           Q4K::operands(tile.row(g) + at, j, t, low, high);
           Q4K::operands(tile.row(g + 8) + at, j, t, low8, high8);
-          lane_run(runs, t, run);
+          lane_run(staged, tokens, lane, run);
           lanes[lane] = h == 0 ? fragments(low, low8, run) : fragments(high, high8, run);
         }
         const Product p = multiply(lanes);
         for (int lane = 0; lane < 32; ++lane) {
-          const int g = lane / 4, t = lane % 4;
-          const int top = Q4K::scale_lane(g, h), bottom = Q4K::scale_lane(g + 8, h);
-          got[lane][0] += s[top] * p.d[g][2 * t] - u[top] * x_sum;
-          got[lane][1] += s[bottom] * p.d[g + 8][2 * t] - u[bottom] * x_sum;
+          keep(results, tokens, lane, [&](int r, int column, int token) {
+            const int from = Q4K::scale_lane(r, h);
+            return s[from] * p.d[r][column] - u[from] * staged.constants[token];
+          });
         }
       }
     }
   }
-  expect_rows(tile, got, "Q4_K");
+  expect_rows(tile, tokens, 8 * kSuperBlocks, results, "Q4_K");
 }
 
+// Single tokens, and batched steps of 2, 5 and 8 tokens (a token per column of B).
+constexpr int kTokenCounts[] = {1, 2, 5, 8};
+
 TEST(TensorFragments, Q4_0TileMatchesReference) {
-  for (const float scale : {1.0f, 1e-3f, 300.0f})
-    check_legacy<BlockQ4_0>(GgmlType::Q4_0, 11, scale);
+  for (const int tokens : kTokenCounts)
+    for (const float scale : {1.0f, 1e-3f, 300.0f})
+      check_legacy<BlockQ4_0>(GgmlType::Q4_0, tokens, 11, scale);
 }
 
 TEST(TensorFragments, Q8_0TileMatchesReference) {
-  for (const float scale : {1.0f, 1e-3f, 300.0f})
-    check_legacy<BlockQ8_0>(GgmlType::Q8_0, 12, scale);
+  for (const int tokens : kTokenCounts)
+    for (const float scale : {1.0f, 1e-3f, 300.0f})
+      check_legacy<BlockQ8_0>(GgmlType::Q8_0, tokens, 12, scale);
 }
 
 TEST(TensorFragments, Q4_KTileMatchesReference) {
-  for (const float scale : {1.0f, 1e-3f, 300.0f}) check_q4_k(13, scale);
+  for (const int tokens : kTokenCounts)
+    for (const float scale : {1.0f, 1e-3f, 300.0f}) check_q4_k(tokens, 13, scale);
 }
 
 TEST(TensorFragments, Q4_KScaleLanesCoverEveryRowAndHalf) {

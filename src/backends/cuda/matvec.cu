@@ -60,7 +60,8 @@ bool streams(bool gated, int64_t n_in) {
   return n_in < (gated ? kLongRows : kSmallLaunchMinWidth);
 }
 
-// CONCORD_CUDA_TENSOR_DECODE: Q4_0, Q8_0 and Q4_K single-token products on tensor cores
+// CONCORD_CUDA_TENSOR_DECODE: Q4_0, Q8_0 and Q4_K decode products (single tokens, and
+// batched steps of up to 8 with a token per column of the mma) on tensor cores
 // (matvec_tensor.cuh) for the launches that stream ("1"), or streaming every launch that
 // fits ("all": the 8B Q/K/V, O and down projections too, which the fp32 path lost on).
 // Opt-in until it has run on a device: its operands are checked on the host
@@ -75,6 +76,12 @@ TensorDecode tensor_decode() {
                             : TensorDecode::Off;
   }();
   return mode;
+}
+
+// Whether a Q4_0/Q8_0/Q4_K launch multiplies on tensor cores (CONCORD_CUDA_TENSOR_DECODE).
+bool tensor_decode_takes(bool gated, int64_t n_in) {
+  const TensorDecode mode = tensor_decode();
+  return mode == TensorDecode::All || (mode == TensorDecode::Streamed && streams(gated, n_in));
 }
 
 int64_t total_rows(const Jobs& jobs, int n_jobs) {
@@ -100,14 +107,18 @@ void launch(GgmlType type, const Jobs& jobs, int64_t n_in, const float* x, int n
         launch_tiled<B, BS, decltype(tokens)::value, Rows, E, kNorm>(jobs, n_in, x, n, stream);
       };
       const std::integral_constant<int, 1> one;
-      if (n > 1) return run(BatchTiling{}, std::integral_constant<int, kMaxMatvecTokens>{});
       if constexpr (kTensorStreamed<B>) {
-        const TensorDecode mode = tensor_decode();
-        if ((mode == TensorDecode::All ||
-             (mode == TensorDecode::Streamed && streams(kGated, n_in))) &&
-            launch_stream<DefaultTensorStream<B>, E, kNorm>(jobs, n_in, x, stream))
-          return;
+        if (tensor_decode_takes(kGated, n_in)) {
+          if (n == 1 && launch_stream<DefaultTensorStream<B>, E, kNorm>(jobs, n_in, x, stream))
+            return;
+          Jobs batch = jobs;
+          batch.tokens = n;
+          if (n > 1 &&
+              launch_stream<DefaultTensorStream<B, true>, E, kNorm>(batch, n_in, x, stream))
+            return;
+        }
       }
+      if (n > 1) return run(BatchTiling{}, std::integral_constant<int, kMaxMatvecTokens>{});
       if constexpr (kStreamed<B>) {
         if (streams(kGated, n_in) &&
             launch_stream<DefaultScalarStream<B>, E, kNorm>(jobs, n_in, x, stream))

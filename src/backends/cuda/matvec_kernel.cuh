@@ -57,6 +57,7 @@ struct Jobs {
   // which would copy the whole parameter block to the stack of every thread.
   int64_t n_groups = 0;
   int count = 0;
+  int tokens = 1;  // token rows of x (matvec_stream.cuh's batched tensor path reads it)
 };
 
 // Fills in first_group and n_groups for groups of `rows_per_group` rows (gated launches

@@ -80,7 +80,8 @@ struct ScalarStream {
   static constexpr int kColumnGroups = kStreamWarps / kRowGroups;  // partial sums per row
   using Layout = StreamLayout<Block, kWarp * kColumnGroups, kDefaultStreamStages>;
 
-  static size_t activation_bytes(int64_t n_in) { return staged_bytes(n_in); }
+  static constexpr int kTokenSlots = 1;  // single tokens only
+  static size_t activation_bytes(int64_t n_in, int) { return staged_bytes(n_in); }
   // Stages x (times the norm's gain); returns the scale the sums still need (1 / rms).
   template <bool kNorm>
   static __device__ float stage(const float* x, const Jobs& jobs, int64_t n_in, uint8_t* area) {
@@ -100,7 +101,7 @@ struct ScalarStream {
   }
   // acc += this lane's step of the staged chunk `chunk` (of a row of n_steps).
   __device__ __forceinline__ void accumulate(const uint8_t* stage, int chunk, int n_steps,
-                                             const uint8_t* area) {
+                                             const uint8_t* area, int) {
     const int step = chunk * Layout::kChunkSteps + step_in_chunk;
     if (step >= n_steps) return;
     const auto* words = reinterpret_cast<const uint32_t*>(stage);
@@ -114,12 +115,12 @@ struct ScalarStream {
                               xsum);
     accumulate_step<Block, R>(raw, step, xs, xsum, acc);
   }
-  // partial[column][row] = the warp's sums of the tile's rows; starts afresh.
-  __device__ __forceinline__ void flush(float (*partial)[kTileRows]) {
+  // partial[column][0][row] = the warp's sums of the tile's rows; starts afresh.
+  __device__ __forceinline__ void flush(float (*partial)[kTokenSlots][kTileRows]) {
 #pragma unroll
     for (int r = 0; r < R; ++r) {
       const float total = warp_sum(acc[r]);
-      if (threadIdx.x % kWarp == 0) partial[column][first_row + r] = total;
+      if (threadIdx.x % kWarp == 0) partial[column][0][first_row + r] = total;
       acc[r] = 0.0f;
     }
   }
@@ -127,32 +128,40 @@ struct ScalarStream {
 
 // The tensor-core products (matvec_tensor.cuh): warp w takes units w, w + 8, ... of the
 // chunk (a legacy block, or a pair of Q4_K sub-blocks) for all 16 rows; lane (g, t) keeps
-// the sums of rows g and g + 8.
-template <typename Block, int C>
+// the sums of rows g and g + 8: of x, or (kBatched) of tokens 2t and 2t + 1 of up to 8.
+template <typename Block, int C, bool kBatched>
 struct TensorStream {
   static constexpr int kColumnGroups = kStreamWarps;
+  static constexpr int kColumns = kBatched ? 2 : 1;
+  static constexpr int kTokenSlots = kBatched ? kMaxMatvecTokens : 1;
+  static_assert(kMaxMatvecTokens <= 8, "a token per column of the mma's B");
   using Layout = StreamLayout<Block, C, kDefaultStreamStages>;
 
-  static size_t activation_bytes(int64_t n_in) { return tensor_staged_bytes(n_in); }
+  static size_t activation_bytes(int64_t n_in, int tokens) {
+    return tensor_staged_bytes(n_in, tokens);
+  }
+  // Stages each token's x; the norm, if any, is applied there.
   template <bool kNorm>
   static __device__ float stage(const float* x, const Jobs& jobs, int64_t n_in, uint8_t* area) {
-    return stage_tensor_activations<Block, kNorm>(x, jobs.norm_weight, jobs.norm_eps, n_in, area);
+    for (int token = 0; token < (kBatched ? jobs.tokens : 1); ++token) {
+      stage_tensor_activations<Block, kNorm>(x + token * n_in, jobs.norm_weight, jobs.norm_eps,
+                                             n_in, area + tensor_staged_bytes(n_in, token));
+    }
+    return 1.0f;
   }
 
-  float top = 0.0f, bottom = 0.0f;  // rows g and g + 8
+  float acc[2][kColumns] = {};  // rows g and g + 8, columns 2t (+ 1)
   __device__ __forceinline__ void accumulate(const uint8_t* stage, int chunk, int n_steps,
-                                             const uint8_t* area) {
+                                             const uint8_t* area, int tokens) {
     constexpr int kUnitSteps = kTensorUnitSteps<Block>, kUnits = C / kUnitSteps;
     static_assert(kUnits % kStreamWarps == 0, "every warp takes the same units");
-    const auto* runs = reinterpret_cast<const uint4*>(area);
-    const auto* constants =
-        reinterpret_cast<const float*>(area + 64 * static_cast<size_t>(n_steps));
+    const TensorColumns<kColumns> x{area, n_steps, tokens};
     const int warp = threadIdx.x / kWarp, first_step = chunk * C;
     const auto unit = [&](int u) {
       if constexpr (std::is_same_v<Block, BlockQ4_K>) {
-        tensor_q4k_unit<Layout::kPieceBytes>(stage, runs, constants, first_step, u, top, bottom);
+        tensor_q4k_unit<Layout::kPieceBytes>(stage, x, first_step, u, acc);
       } else {
-        tensor_unit<Block, Layout::kPieceBytes>(stage, runs, constants, first_step, u, top, bottom);
+        tensor_unit<Block, Layout::kPieceBytes>(stage, x, first_step, u, acc);
       }
     };
     // Only a row's last chunk can be partial: the others skip the bounds check per unit.
@@ -167,13 +176,20 @@ struct TensorStream {
       }
     }
   }
-  __device__ __forceinline__ void flush(float (*partial)[kTileRows]) {
-    const int lane = threadIdx.x % kWarp;
-    if (lane % 4 == 0) {
-      partial[threadIdx.x / kWarp][lane / 4] = top;
-      partial[threadIdx.x / kWarp][lane / 4 + 8] = bottom;
+  // partial[warp][token][row]: single tokens from the lanes of column 0; batched steps from
+  // every lane (columns past the batch are written and never read).
+  __device__ __forceinline__ void flush(float (*partial)[kTokenSlots][kTileRows]) {
+    const int warp = threadIdx.x / kWarp, g = threadIdx.x % kWarp / 4, t = threadIdx.x % 4;
+    if (kBatched || t == 0) {
+#pragma unroll
+      for (int c = 0; c < kColumns; ++c) {
+        const int token = kBatched ? tensor::result_token(t, c) : 0;
+        partial[warp][token][g] = acc[0][c];
+        partial[warp][token][g + 8] = acc[1][c];
+      }
     }
-    top = bottom = 0.0f;
+#pragma unroll
+    for (int c = 0; c < kColumns; ++c) acc[0][c] = acc[1][c] = 0.0f;
   }
 };
 
@@ -183,8 +199,9 @@ struct TensorStream {
 template <typename Block>
 using DefaultScalarStream = ScalarStream<Block, std::is_same_v<Block, BlockQ8_0> ? 2 : 4>;
 // Stages of the same ~18 KB: 64 Q4_0 blocks, 32 Q8_0 blocks or 8 Q4_K super-blocks a row.
-template <typename Block>
-using DefaultTensorStream = TensorStream<Block, std::is_same_v<Block, BlockQ8_0> ? 32 : 64>;
+template <typename Block, bool kBatched = false>
+using DefaultTensorStream =
+    TensorStream<Block, std::is_same_v<Block, BlockQ8_0> ? 32 : 64, kBatched>;
 
 template <typename Math, Epilogue E, bool kNorm>
 __global__ void __launch_bounds__(kWarp* kStreamWarps)
@@ -196,7 +213,7 @@ __global__ void __launch_bounds__(kWarp* kStreamWarps)
   extern __shared__ float4 stream_storage[];
   uint8_t* stages = reinterpret_cast<uint8_t*>(stream_storage);
   uint8_t* activations = stages + Layout::kStages * Layout::kStageBytes;
-  __shared__ float partial[Math::kColumnGroups][kTileRows];
+  __shared__ float partial[Math::kColumnGroups][Math::kTokenSlots][kTileRows];
 
   const int n_jobs = kGated ? 1 : jobs.count;
   // Counts fit 32 bits (rows per matrix < 2^31); 64-bit divisions would cost ~100 instructions.
@@ -252,21 +269,38 @@ __global__ void __launch_bounds__(kWarp* kStreamWarps)
     __syncthreads();  // every thread's copies of this item landed; the oldest stage is free
     issue_next();
     math.accumulate(stages + item % Layout::kStages * Layout::kStageBytes, chunk, n_steps,
-                    activations);
+                    activations, jobs.tokens);
     if (++chunk == n_chunks) {  // the tile is complete: sum its rows, store, start afresh
       math.flush(partial);
       __syncthreads();
-      if (threadIdx.x < kOutputs) {
-        int64_t job_first_tile;
-        const Job job = job_of_group(jobs, n_jobs, tile, job_first_tile);
-        const int64_t row = (tile - job_first_tile) * kOutputs + threadIdx.x;
-        float value = 0.0f, up = 0.0f;
+      if constexpr (Math::kTokenSlots == 1) {
+        if (threadIdx.x < kOutputs) {
+          int64_t job_first_tile;
+          const Job job = job_of_group(jobs, n_jobs, tile, job_first_tile);
+          const int64_t row = (tile - job_first_tile) * kOutputs + threadIdx.x;
+          float value = 0.0f, up = 0.0f;
 #pragma unroll
-        for (int c = 0; c < Math::kColumnGroups; ++c) {
-          value += partial[c][threadIdx.x];
-          if constexpr (kGated) up += partial[c][kOutputs + threadIdx.x];
+          for (int c = 0; c < Math::kColumnGroups; ++c) {
+            value += partial[c][0][threadIdx.x];
+            if constexpr (kGated) up += partial[c][0][kOutputs + threadIdx.x];
+          }
+          if (row < job.n_out) store_output<E>(job.out + row, value * scale, up * scale);
         }
-        if (row < job.n_out) store_output<E>(job.out + row, value * scale, up * scale);
+      } else {  // token-major outputs: out[token * n_out + row]
+        for (int i = threadIdx.x; i < kOutputs * jobs.tokens; i += blockDim.x) {
+          const int token = i / kOutputs, r = i % kOutputs;
+          int64_t job_first_tile;
+          const Job job = job_of_group(jobs, n_jobs, tile, job_first_tile);
+          const int64_t row = (tile - job_first_tile) * kOutputs + r;
+          float value = 0.0f, up = 0.0f;
+#pragma unroll
+          for (int c = 0; c < Math::kColumnGroups; ++c) {
+            value += partial[c][token][r];
+            if constexpr (kGated) up += partial[c][token][kOutputs + r];
+          }
+          if (row < job.n_out)
+            store_output<E>(job.out + token * job.n_out + row, value * scale, up * scale);
+        }
       }
       // `partial` is next written after the following item's barrier.
       chunk = 0;
@@ -286,8 +320,8 @@ bool launch_stream(Jobs jobs, int64_t n_in, const float* x, cudaStream_t stream)
     if (reinterpret_cast<uintptr_t>(jobs.job[j].w) % 16 != 0) return false;
   }
   using Layout = typename Math::Layout;
-  const size_t smem =
-      static_cast<size_t>(Layout::kStages) * Layout::kStageBytes + Math::activation_bytes(n_in);
+  const size_t smem = static_cast<size_t>(Layout::kStages) * Layout::kStageBytes +
+                      Math::activation_bytes(n_in, jobs.tokens);
   if (smem > kMaxStagedBytes) return false;
   const auto kernel = matvec_stream_kernel<Math, E, kNorm>;
   assign_groups(jobs, kGated ? kTileRows / 2 : kTileRows, kGated);

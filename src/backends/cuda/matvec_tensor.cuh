@@ -35,84 +35,27 @@ __device__ __forceinline__ void mma_16x8x16(float (&c)[4], uint32_t a0, uint32_t
       : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
 }
 
-template <typename Block>
-constexpr bool kTensorStreamed =
-    std::is_same_v<Block, BlockQ4_0> || std::is_same_v<Block, BlockQ8_0> ||
-    std::is_same_v<Block, BlockQ4_K>;
-
-// The 32-element steps a warp takes at a time: a legacy block, or a pair of Q4_K sub-blocks.
-template <typename Block>
-constexpr int kTensorUnitSteps = std::is_same_v<Block, BlockQ4_K> ? 2 : 1;
-
-// Unit u of a staged chunk (its first step `first_step` of the row) into rows g and g + 8 of
-// the tile (top, bottom), lane (g, t): two mmas per block, one multiply-add per row.
-// `pieces` is the stage (16 row pieces of kPieceBytes), `runs` and `constants` the staged x.
-template <typename Block, int kPieceBytes>
-__device__ __forceinline__ void tensor_unit(const uint8_t* pieces, const uint4* runs,
-                                            const float* constants, int first_step, int u,
-                                            float& top, float& bottom) {
-  const int lane = threadIdx.x % kWarp, g = lane / 4, t = lane % 4;
-  const int step = first_step + u;
-  const uint4 xs = runs[4 * step + t];
-  const uint32_t run[4] = {xs.x, xs.y, xs.z, xs.w};
-  const tensor::BlockOperands o = tensor::block_operands<Block>(
-      pieces + g * kPieceBytes, pieces + (g + 8) * kPieceBytes, u, t, run);
-  float sums[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-#pragma unroll
-  for (int m = 0; m < 2; ++m)
-    mma_16x8x16(sums, o.a[m][0], o.a[m][1], o.a[m][2], o.a[m][3], o.b[m][0], o.b[m][1]);
-  const float k = constants[step];
-  top = fmaf(o.d, sums[0] - k, top);         // D[g][2t]
-  bottom = fmaf(o.d8, sums[2] - k, bottom);  // D[g + 8][2t]
-}
-
-// Q4_K: unit u is sub-blocks 2j, 2j + 1 (j = u % 4) of super-block u / 4 of the chunk: four
-// mmas, and each sub-block's s and u from the lane that computed them (Operands::scale_lane).
-template <int kPieceBytes>
-__device__ __forceinline__ void tensor_q4k_unit(const uint8_t* pieces, const uint4* runs,
-                                                const float* sums_of_x, int first_step, int u,
-                                                float& top, float& bottom) {
-  using Operands = tensor::Operands<BlockQ4_K>;
-  const int lane = threadIdx.x % kWarp, g = lane / 4, t = lane % 4;
-  const int super_block = u / 4, j = u % 4;
-  const int at = super_block * static_cast<int>(sizeof(BlockQ4_K));
-  float s, offset;
-  Operands::scale(pieces + Operands::scale_row(lane) * kPieceBytes + at,
-                  2 * j + Operands::scale_half(lane), s, offset);
-  uint32_t low[4], high[4], low8[4], high8[4];
-  Operands::operands(pieces + g * kPieceBytes + at, j, t, low, high);
-  Operands::operands(pieces + (g + 8) * kPieceBytes + at, j, t, low8, high8);
-  const int step = first_step + 8 * super_block + 2 * j;  // the even sub-block's
-#pragma unroll
-  for (int h = 0; h < 2; ++h) {
-    const uint4 xs = runs[4 * (step + h) + t];
-    const uint32_t run[4] = {xs.x, xs.y, xs.z, xs.w};
-    const tensor::BlockOperands o =
-        h == 0 ? tensor::fragments(low, low8, run) : tensor::fragments(high, high8, run);
-    float sums[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-#pragma unroll
-    for (int m = 0; m < 2; ++m)
-      mma_16x8x16(sums, o.a[m][0], o.a[m][1], o.a[m][2], o.a[m][3], o.b[m][0], o.b[m][1]);
-    const float x_sum = sums_of_x[step + h];
-    const float s_top = __shfl_sync(0xffffffffu, s, Operands::scale_lane(g, h));
-    const float u_top = __shfl_sync(0xffffffffu, offset, Operands::scale_lane(g, h));
-    const float s_bottom = __shfl_sync(0xffffffffu, s, Operands::scale_lane(g + 8, h));
-    const float u_bottom = __shfl_sync(0xffffffffu, offset, Operands::scale_lane(g + 8, h));
-    top = fmaf(-u_top, x_sum, fmaf(s_top, sums[0], top));
-    bottom = fmaf(-u_bottom, x_sum, fmaf(s_bottom, sums[2], bottom));
-  }
-}
-
-// The staged activations of the tensor path: per block, 4 runs of 8 halves (run t in lane
-// t's order) at 64-byte strides, then one float K per block.
+// The staged activations of the tensor path, per token: per block, 4 runs of 8 halves (run t
+// in lane t's order) at 64-byte strides, then one float constant per block.
 constexpr int kTensorStagedBytesPerBlock = 64 + 4;
 
-inline size_t tensor_staged_bytes(int64_t n_in) {
-  return static_cast<size_t>(n_in / 32) * kTensorStagedBytesPerBlock;
+__host__ __device__ inline size_t tensor_staged_bytes(int64_t n_in, int tokens) {
+  return static_cast<size_t>(tokens) * static_cast<size_t>(n_in / 32) * kTensorStagedBytesPerBlock;
 }
 
-// Stages x (times gain / rms(x) with a norm) for the tensor path: one thread per block.
-// Returns the scale the sums still need (1: the norm is applied here).
+// One token's staged activations within `area` (n_steps blocks a row).
+struct StagedTensorX {
+  const uint4* runs;
+  const float* constants;
+  __device__ __forceinline__ StagedTensorX(const uint8_t* area, int n_steps, int token) {
+    const uint8_t* at = area + static_cast<size_t>(token) * n_steps * kTensorStagedBytesPerBlock;
+    runs = reinterpret_cast<const uint4*>(at);
+    constants = reinterpret_cast<const float*>(at + 64 * static_cast<size_t>(n_steps));
+  }
+};
+
+// Stages one token's x (times gain / rms(x) with a norm) for the tensor path: one thread per
+// block. Returns the scale the sums still need (1: the norm is applied here).
 template <typename Block, bool kNorm>
 __device__ float stage_tensor_activations(const float* __restrict__ x,
                                           const float* __restrict__ gain, float eps, int64_t n_in,
@@ -153,6 +96,100 @@ __device__ float stage_tensor_activations(const float* __restrict__ x,
   }
   __syncthreads();
   return 1.0f;
+}
+
+template <typename Block>
+constexpr bool kTensorStreamed =
+    std::is_same_v<Block, BlockQ4_0> || std::is_same_v<Block, BlockQ8_0> ||
+    std::is_same_v<Block, BlockQ4_K>;
+
+// The 32-element steps a warp takes at a time: a legacy block, or a pair of Q4_K sub-blocks.
+template <typename Block>
+constexpr int kTensorUnitSteps = std::is_same_v<Block, BlockQ4_K> ? 2 : 1;
+
+// Where a lane's results go: acc[0][c] and acc[1][c] are rows g and g + 8 of D's column
+// 2t + c. Single tokens (kColumns 1) keep column 2t, every column being x; batched steps
+// (kColumns 2) keep columns 2t and 2t + 1, tokens of their own (tensor::result_token).
+// `area` holds the staged x of `tokens` tokens (n_steps blocks each).
+template <int kColumns>
+struct TensorColumns {
+  const uint8_t* area;
+  int n_steps, tokens;
+  // The lane's B operand: its column's token's staged run of step `step`.
+  __device__ __forceinline__ uint4 run(int step) const {
+    const int g = threadIdx.x % kWarp / 4, t = threadIdx.x % 4;
+    const int token = kColumns == 1 ? 0 : tensor::column_token(g, tokens);
+    return StagedTensorX(area, n_steps, token).runs[4 * step + t];
+  }
+  // The staged constant of step `step` for the token of the lane's result column c.
+  __device__ __forceinline__ float constant(int step, int c) const {
+    const int token = kColumns == 1 ? 0 : min(tensor::result_token(threadIdx.x % 4, c), tokens - 1);
+    return StagedTensorX(area, n_steps, token).constants[step];
+  }
+};
+
+// Unit u of a staged chunk (its first step `first_step` of the row) into rows g and g + 8 of
+// the tile, lane (g, t): two mmas per block, one multiply-add per row and column.
+// `pieces` is the stage (16 row pieces of kPieceBytes).
+template <typename Block, int kPieceBytes, int kColumns>
+__device__ __forceinline__ void tensor_unit(const uint8_t* pieces, const TensorColumns<kColumns>& x,
+                                            int first_step, int u, float (&acc)[2][kColumns]) {
+  const int lane = threadIdx.x % kWarp, g = lane / 4, t = lane % 4;
+  const int step = first_step + u;
+  const uint4 xs = x.run(step);
+  const uint32_t run[4] = {xs.x, xs.y, xs.z, xs.w};
+  const tensor::BlockOperands o = tensor::block_operands<Block>(
+      pieces + g * kPieceBytes, pieces + (g + 8) * kPieceBytes, u, t, run);
+  float sums[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+#pragma unroll
+  for (int m = 0; m < 2; ++m)
+    mma_16x8x16(sums, o.a[m][0], o.a[m][1], o.a[m][2], o.a[m][3], o.b[m][0], o.b[m][1]);
+#pragma unroll
+  for (int c = 0; c < kColumns; ++c) {
+    const float k = x.constant(step, c);
+    acc[0][c] = fmaf(o.d, sums[c] - k, acc[0][c]);       // D[g][2t + c]
+    acc[1][c] = fmaf(o.d8, sums[2 + c] - k, acc[1][c]);  // D[g + 8][2t + c]
+  }
+}
+
+// Q4_K: unit u is sub-blocks 2j, 2j + 1 (j = u % 4) of super-block u / 4 of the chunk: four
+// mmas, and each sub-block's s and u from the lane that computed them (Operands::scale_lane).
+template <int kPieceBytes, int kColumns>
+__device__ __forceinline__ void tensor_q4k_unit(const uint8_t* pieces,
+                                                const TensorColumns<kColumns>& x, int first_step,
+                                                int u, float (&acc)[2][kColumns]) {
+  using Operands = tensor::Operands<BlockQ4_K>;
+  const int lane = threadIdx.x % kWarp, g = lane / 4, t = lane % 4;
+  const int super_block = u / 4, j = u % 4;
+  const int at = super_block * static_cast<int>(sizeof(BlockQ4_K));
+  float s, offset;
+  Operands::scale(pieces + Operands::scale_row(lane) * kPieceBytes + at,
+                  2 * j + Operands::scale_half(lane), s, offset);
+  uint32_t low[4], high[4], low8[4], high8[4];
+  Operands::operands(pieces + g * kPieceBytes + at, j, t, low, high);
+  Operands::operands(pieces + (g + 8) * kPieceBytes + at, j, t, low8, high8);
+  const int step = first_step + 8 * super_block + 2 * j;  // the even sub-block's
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    const uint4 xs = x.run(step + h);
+    const uint32_t run[4] = {xs.x, xs.y, xs.z, xs.w};
+    const tensor::BlockOperands o =
+        h == 0 ? tensor::fragments(low, low8, run) : tensor::fragments(high, high8, run);
+    float sums[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+#pragma unroll
+    for (int m = 0; m < 2; ++m)
+      mma_16x8x16(sums, o.a[m][0], o.a[m][1], o.a[m][2], o.a[m][3], o.b[m][0], o.b[m][1]);
+    const float s_top = __shfl_sync(0xffffffffu, s, Operands::scale_lane(g, h));
+    const float u_top = __shfl_sync(0xffffffffu, offset, Operands::scale_lane(g, h));
+    const float s_bottom = __shfl_sync(0xffffffffu, s, Operands::scale_lane(g + 8, h));
+    const float u_bottom = __shfl_sync(0xffffffffu, offset, Operands::scale_lane(g + 8, h));
+#pragma unroll
+    for (int c = 0; c < kColumns; ++c) {
+      const float x_sum = x.constant(step + h, c);
+      acc[0][c] = fmaf(-u_top, x_sum, fmaf(s_top, sums[c], acc[0][c]));
+      acc[1][c] = fmaf(-u_bottom, x_sum, fmaf(s_bottom, sums[2 + c], acc[1][c]));
+    }
+  }
 }
 
 }  // namespace concord::cuda::matvec_detail

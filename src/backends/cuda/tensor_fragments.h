@@ -194,6 +194,16 @@ CONCORD_HD float stage_block(const uint16_t (&h)[32], uint32_t (&runs)[16]) {
   return k;
 }
 
+// Batched steps (up to 8 tokens): B's column g is token g's x, so lane (g, t) supplies
+// token column_token(g) and ends with D's columns 2t and 2t + 1, tokens 2t + c (c = 0, 1);
+// columns past the batch repeat its last token and are not stored.
+CONCORD_HD int column_token(int g, int tokens) {
+  return g < tokens ? g : tokens - 1;
+}
+CONCORD_HD int result_token(int t, int c) {
+  return 2 * t + c;
+}
+
 // The operands of two mmas for lane (g, t): a[m] and b[m] for mma m, whose A pairs are
 // (row g, slots 2t..), (row g + 8, 2t..), (row g, 2t + 8..), (row g + 8, 2t + 8..) and B
 // pairs column g at slots 2t.. and 2t + 8..; d and d8 scale rows g and g + 8 (legacy blocks).
