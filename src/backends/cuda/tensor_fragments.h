@@ -6,8 +6,9 @@
 // up rows). Lane (g = lane / 4, t = lane % 4) supplies rows g and g + 8 at k-slots
 // {2t, 2t + 1, 2t + 8, 2t + 9} of each of a block's two mmas. The k order of a product is
 // free as long as x is staged in the same order, so lane t takes the codes of whole bytes it
-// reads as words (Q4_0: qs[4t, 4t + 4), Q8_0: qs[8t, 8t + 8)), and x is staged per block as 4
-// runs of 8 halves, run t in lane t's k order: one 16-byte load per block serves 16 rows.
+// reads as words (Q4_0: qs[4t, 4t + 4), Q8_0: qs[8t, 8t + 8), Q4_K: 8 bytes of a sub-block
+// pair's 32), and x is staged per 32-element step as 4 runs of 8 halves, run t in lane t's k
+// order: one 16-byte load per step serves 16 rows (batched steps: B's columns are tokens).
 //
 // An fp16 code operand is the code under a magic exponent (one LOP3 or byte permute per pair
 // of codes, no subtraction): its value is c + q for a constant c. A block's sums are then
