@@ -1,7 +1,8 @@
-// `concord bench -m MODEL [-p 512] [-n 128] [-d 0] [-r 3] [--backend B] [--json]`: prompt
+// `concord bench -m MODEL [-p 512] [-n 128] [-d 0] [-b 1] [-r 3] [--backend B] [--json]`: prompt
 // processing (pp) and generation (tg) rates, as llama-bench reports them (-d: with that
-// many tokens already in the cache, "pp512 @ d4096"), plus for
-// generation the bandwidth achieved (weight bytes read per token x tokens/s) and its ratio
+// many tokens already in the cache, "pp512 @ d4096"; -b: the tg test decodes that many
+// sequences together, "tg128 x4", t/s counting all of them), plus for
+// generation the bandwidth achieved (weight bytes read per step x steps/s) and its ratio
 // to a copy bandwidth measured in the same run on the same device (the backend's
 // device-to-device copy of a buffer far larger than any cache, bytes read + written), and
 // for prompts the matrix FLOP rate (2 x layer parameters per token x tokens/s) and its
@@ -24,6 +25,9 @@ namespace concord::cli {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// Sequences `-b` may decode together: far past the 8 a decode kernel takes at once.
+constexpr int kMaxBenchBatch = 64;
 
 struct Stat {
   double mean = 0, sd = 0;
@@ -93,9 +97,10 @@ std::vector<TokenId> random_tokens(int n, int64_t n_vocab, uint64_t seed) {
   return t;
 }
 
-// Seconds to prefill `tokens` at positions from `first_position` as one batch, or as few as the
-// cache's sliding-window rings allow (logits for the last token).
-double time_prefill(Engine& e, const std::vector<TokenId>& tokens, int32_t first_position) {
+// Seconds to prefill `tokens` into `slot` at positions from `first_position` as one batch, or as
+// few as the cache's sliding-window rings allow (logits for the last token).
+double time_prefill(Engine& e, const std::vector<TokenId>& tokens, int32_t first_position,
+                    int slot = 0) {
   const size_t step =
       e.cache->step_tokens() > 0 ? static_cast<size_t>(e.cache->step_tokens()) : tokens.size();
   std::vector<float> logits;
@@ -104,20 +109,23 @@ double time_prefill(Engine& e, const std::vector<TokenId>& tokens, int32_t first
   for (size_t first = 0; first < tokens.size(); first += step) {
     b.clear();
     for (size_t i = first; i < std::min(tokens.size(), first + step); ++i)
-      b.add(tokens[i], first_position + static_cast<int32_t>(i), 0, i + 1 == tokens.size());
+      b.add(tokens[i], first_position + static_cast<int32_t>(i), slot, i + 1 == tokens.size());
     e.model->forward(b, e.cache->layers(), logits);
   }
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// Seconds to decode `tokens` one at a time from position `first_position`.
-double time_decode(Engine& e, const std::vector<TokenId>& tokens, int32_t first_position) {
+// Seconds to decode `tokens` one at a time from position `first_position` in each of `slots`
+// together: a step carries one token of every sequence (logits for each, as serving does).
+double time_decode(Engine& e, const std::vector<TokenId>& tokens, int32_t first_position,
+                   const std::vector<int>& slots) {
   std::vector<float> logits;
   Batch b;
   const auto start = Clock::now();
   for (size_t i = 0; i < tokens.size(); ++i) {
     b.clear();
-    b.add(tokens[i], first_position + static_cast<int32_t>(i), 0, true);
+    for (const int slot : slots)
+      b.add(tokens[i], first_position + static_cast<int32_t>(i), slot, true);
     e.model->forward(b, e.cache->layers(), logits);
   }
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -129,7 +137,7 @@ void add_bench_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("bench", "Measure prompt-processing and generation speed");
   struct Args {
     EngineOptions engine;
-    int pp = 512, tg = 128, depth = 0, reps = 3;
+    int pp = 512, tg = 128, depth = 0, reps = 3, batch = 1;
     bool json = false;
   };
   auto a = std::make_shared<Args>();
@@ -142,20 +150,27 @@ void add_bench_command(CLI::App& app) {
                   "Tokens already in the cache before each test (prefilled, not timed)")
       ->capture_default_str();
   cmd->add_option("-r,--repetitions", a->reps, "Repetitions of each test")->capture_default_str();
+  cmd->add_option("-b,--batch", a->batch,
+                  "Sequences the tg test decodes together, a token of each per step (t/s counts "
+                  "all of them)")
+      ->capture_default_str();
   cmd->add_flag("--json", a->json, "Print JSON");
   cmd->callback([a] {
     if (a->reps < 1 || a->pp < 0 || a->tg < 0 || a->depth < 0)
       fail("bench: -r must be >= 1 and -p, -n, -d >= 0 (got -r {} -p {} -n {} -d {})", a->reps,
            a->pp, a->tg, a->depth);
+    if (a->batch < 1 || a->batch > kMaxBenchBatch)
+      fail("bench: -b must be 1 to {} sequences (got {})", kMaxBenchBatch, a->batch);
     EngineOptions o = a->engine;
     const int needed = a->depth + std::max(a->pp, a->tg) + 1;
     if (o.ctx == 0) o.ctx = needed;
     if (o.ctx < needed)
       fail("bench: -d {} plus the longest test ({} tokens) needs a context of {}, -c is {}",
            a->depth, std::max(a->pp, a->tg), needed, o.ctx);
-    LoadedEngine e = load_engine(o);
+    LoadedEngine e = load_engine(o, a->batch);
     const ModelInfo& info = e.model->info();
-    e.cache->acquire();
+    std::vector<int> slots;  // slot 0 also serves the pp test
+    for (int i = 0; i < a->batch; ++i) slots.push_back(e.cache->acquire());
     // Bytes a decode step reads: every weight once, except the embedding table (one row).
     const double bytes_per_token = static_cast<double>(info.weight_bytes - info.embedding_bytes);
     const bool gpu = e.backend->name() == "cuda";
@@ -167,7 +182,10 @@ void add_bench_command(CLI::App& app) {
 
     // The cache holds `depth` tokens before the tests, which write only after them (in a
     // sliding-window ring they overwrite older rows, as generation at that depth would).
-    if (a->depth > 0) time_prefill(e, random_tokens(a->depth, info.n_vocab, 3), 0);
+    if (a->depth > 0) {
+      const auto context = random_tokens(a->depth, info.n_vocab, 3);
+      for (const int slot : slots) time_prefill(e, context, 0, slot);
+    }
     const std::string depth_suffix = a->depth > 0 ? fmt::format(" @ d{}", a->depth) : "";
     nlohmann::json rows = nlohmann::json::array();
     auto report = [&](const std::string& test, int n_tokens, const std::vector<double>& seconds,
@@ -177,9 +195,11 @@ void add_bench_command(CLI::App& app) {
       const Stat st = stats(rates);
       nlohmann::json row = {{"test", test}, {"tokens_per_second", st.mean}, {"sd", st.sd}};
       if (decode) {
-        row["bandwidth_gbs"] = bytes_per_token * st.mean / 1e9;
+        // A step reads the weights once for all its sequences.
+        const double steps_per_second = st.mean / a->batch;
+        row["bandwidth_gbs"] = bytes_per_token * steps_per_second / 1e9;
         row["copy_bandwidth_gbs"] = copy_bw / 1e9;
-        row["bandwidth_ratio"] = bytes_per_token * st.mean / copy_bw;
+        row["bandwidth_ratio"] = bytes_per_token * steps_per_second / copy_bw;
       } else {
         row["tflops"] = flops_per_token * st.mean / 1e12;
         row["matmul_tflops"] = matmul_flops / 1e12;
@@ -197,10 +217,11 @@ void add_bench_command(CLI::App& app) {
     if (a->tg > 0) {
       const auto tokens = random_tokens(a->tg, info.n_vocab, 2);
       time_decode(e, std::vector<TokenId>(tokens.begin(), tokens.begin() + std::min(8, a->tg)),
-                  a->depth);  // warm-up
+                  a->depth, slots);  // warm-up
       std::vector<double> s;
-      for (int r = 0; r < a->reps; ++r) s.push_back(time_decode(e, tokens, a->depth));
-      report(fmt::format("tg{}{}", a->tg, depth_suffix), a->tg, s, true);
+      for (int r = 0; r < a->reps; ++r) s.push_back(time_decode(e, tokens, a->depth, slots));
+      const std::string batch_suffix = a->batch > 1 ? fmt::format(" x{}", a->batch) : "";
+      report(fmt::format("tg{}{}{}", a->tg, batch_suffix, depth_suffix), a->tg * a->batch, s, true);
     }
     std::string types;
     for (GgmlType t : info.weight_types)

@@ -192,6 +192,17 @@ TEST(CliBench, TestsAtADepthAndClearErrors) {
   EXPECT_FALSE(pp.contains("bandwidth_ratio"));
   EXPECT_GT(tg["bandwidth_ratio"].get<double>(), 0.0);
   EXPECT_FALSE(tg.contains("matmul_ratio"));
+  // -b decodes several sequences together: t/s counts every sequence's tokens.
+  const Result batched = run("bench -m " + model + " --backend cpu -p 0 -n 4 -b 3 -r 1 --json");
+  ASSERT_EQ(batched.exit_code, 0) << batched.output;
+  const auto b = nlohmann::json::parse(batched.output);
+  ASSERT_EQ(b["results"].size(), 1u);
+  EXPECT_EQ(b["results"][0]["test"], "tg4 x3");
+  EXPECT_GT(b["results"][0]["tokens_per_second"].get<double>(), 0.0);
+  const Result no_sequences = run("bench -m " + model + " -b 0");
+  EXPECT_NE(no_sequences.exit_code, 0);
+  EXPECT_NE(no_sequences.output.find("-b must be 1 to 64"), std::string::npos)
+      << no_sequences.output;
   const Result negative = run("bench -m " + model + " -d -1");
   EXPECT_NE(negative.exit_code, 0);
   EXPECT_NE(negative.output.find("-d >= 0"), std::string::npos) << negative.output;
