@@ -6,8 +6,9 @@
 #   scripts/device-ab.sh CONCORD_A CONCORD_B [CONCORD_C ...]    (through the `device` tool)
 # A build may be a wrapper script that sets an environment variable and execs a binary.
 # TYPES (default q8_0), SHAPES (1b, 8b; default 8b 1b), DEPTHS (tokens in the cache before
-# the test, as `bench -d`; default 0) and REPS (default 3) pick the synthetic models, depths
-# and repetitions; prints tg128 t/s and utilisation per build and round.
+# the test, as `bench -d`; default 0), BATCH (sequences decoded together, as `bench -b`;
+# default 1) and REPS (default 3) pick the synthetic models, depths, batch and repetitions;
+# prints tg128 t/s (all sequences) and utilisation per build and round.
 set -uo pipefail
 usage() { echo "usage: $0 CONCORD_A CONCORD_B [CONCORD_C ...] (executables)" >&2; exit 2; }
 (($# >= 2)) || usage
@@ -34,7 +35,7 @@ for shape in ${SHAPES:-8b 1b}; do
       for round in 1 2; do
         for i in "${!builds[@]}"; do
           rate=$("${builds[$i]}" bench -m "$m" --backend cuda -p 0 -n 128 -d "$depth" \
-            -r "${REPS:-3}" 2>&1 | grep -E "tg128" | head -1 | awk -F'|' '{print $7, $9}')
+            -b "${BATCH:-1}" -r "${REPS:-3}" 2>&1 | grep -E "tg128" | head -1 | awk -F'|' '{print $7, $9}')
           echo "$shape $t d$depth round $round ${labels[$i]}: $rate"
         done
       done
