@@ -42,7 +42,7 @@ else
 fi
 SHARED="${BIN}/shared"
 # A concord built with `serve` links cpp-httplib, absent there: BIN/lib may carry it.
-[[ -d "$BIN/lib" ]] && export LD_LIBRARY_PATH="$PWD/$BIN/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+[[ -d "$BIN/lib" ]] && export LD_LIBRARY_PATH="$(realpath "$BIN/lib")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 [[ -d "$SHARED" ]] || SHARED=../shared
 
 note "== device"

@@ -14,7 +14,7 @@ TYPE="${2:-f16}"
 SHAPE="${3:-1b}"
 OUT="${OUT:-$PWD/device-out}"
 mkdir -p "$OUT"
-[[ -d "$BIN/lib" ]] && export LD_LIBRARY_PATH="$PWD/$BIN/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+[[ -d "$BIN/lib" ]] && export LD_LIBRARY_PATH="$(realpath "$BIN/lib")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 case "$SHAPE" in
   1b) dims="--layers 16 --width 2048 --heads 32 --kv-heads 8 --ff 8192" ;;
   8b) dims="--layers 32 --width 4096 --heads 32 --kv-heads 8 --ff 14336" ;;
