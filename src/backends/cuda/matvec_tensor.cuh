@@ -11,8 +11,8 @@
 // rebuild into whole mmas.
 //
 // x is staged as fp16 (times the norm's gain and 1/rms when one is fused), the precision of
-// the prefill path: the 8 columns of B all hold x, so every lane of a quad ends with the
-// full sums of its two rows.
+// the prefill path. For a single token the 8 columns of B all hold x, so every lane of a quad
+// ends with the full sums of its two rows; a batched step puts a token in each column.
 #pragma once
 
 #include <cuda_fp16.h>
@@ -54,12 +54,12 @@ struct StagedTensorX {
   }
 };
 
-// Stages one token's x (times gain / rms(x) with a norm) for the tensor path: one thread per
-// block. Returns the scale the sums still need (1: the norm is applied here).
+// Stages one token's x (times gain / rms(x) with a norm, so the sums need no scale after) for
+// the tensor path: one thread per block.
 template <typename Block, bool kNorm>
-__device__ float stage_tensor_activations(const float* __restrict__ x,
-                                          const float* __restrict__ gain, float eps, int64_t n_in,
-                                          uint8_t* area) {
+__device__ void stage_tensor_activations(const float* __restrict__ x,
+                                         const float* __restrict__ gain, float eps, int64_t n_in,
+                                         uint8_t* area) {
   __shared__ float warp_sums[kWarp];
   float inv_rms = 1.0f;
   if constexpr (kNorm) {
@@ -95,7 +95,6 @@ __device__ float stage_tensor_activations(const float* __restrict__ x,
           make_uint4(words[4 * t], words[4 * t + 1], words[4 * t + 2], words[4 * t + 3]);
   }
   __syncthreads();
-  return 1.0f;
 }
 
 template <typename Block>
