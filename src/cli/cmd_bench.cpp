@@ -41,20 +41,26 @@ Stat stats(const std::vector<double>& v) {
   return s;
 }
 
+// Seconds per call of `op` (work the backend queues): one warm-up call, then the mean of
+// `reps`, the device synchronised before and after.
+template <typename Op>
+double seconds_per_call(Backend& b, int reps, Op op) {
+  op();  // warm-up
+  b.synchronize();
+  const auto start = Clock::now();
+  for (int i = 0; i < reps; ++i) op();
+  b.synchronize();
+  return std::chrono::duration<double>(Clock::now() - start).count() / reps;
+}
+
 // Bytes/s of the backend's device-to-device copy of `bytes`, counting bytes read and written
 // (as copy bandwidths are usually quoted): the roofline decode is held to.
 double copy_bandwidth(Backend& b, size_t bytes) {
   auto src = b.allocate(bytes), dst = b.allocate(bytes);
   std::vector<uint8_t> host(bytes, 1);
   b.upload(src->data(), host.data(), bytes);
-  b.copy(dst->data(), src->data(), bytes);  // warm-up
-  b.synchronize();
-  const int reps = 10;
-  const auto start = Clock::now();
-  for (int i = 0; i < reps; ++i) b.copy(dst->data(), src->data(), bytes);
-  b.synchronize();
-  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  return 2.0 * static_cast<double>(bytes) * reps / seconds;
+  const double seconds = seconds_per_call(b, 10, [&] { b.copy(dst->data(), src->data(), bytes); });
+  return 2.0 * static_cast<double>(bytes) / seconds;
 }
 
 // FLOP/s of the backend's dense matmul: an F16 weight of dim x dim times `tokens` rows of
@@ -80,14 +86,8 @@ double matmul_throughput(Backend& b, MatmulShape shape) {
   const Weight w{GgmlType::F16, dim, dim, w_buffer->data()};
   const auto* in = static_cast<const float*>(x_buffer->data());
   auto* result = static_cast<float*>(out->data());
-  b.matmul(w, in, result, tokens);  // warm-up
-  b.synchronize();
-  const int reps = 5;
-  const auto start = Clock::now();
-  for (int i = 0; i < reps; ++i) b.matmul(w, in, result, tokens);
-  b.synchronize();
-  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  return 2.0 * static_cast<double>(n_weights) * tokens * reps / seconds;
+  const double seconds = seconds_per_call(b, 5, [&] { b.matmul(w, in, result, tokens); });
+  return 2.0 * static_cast<double>(n_weights) * tokens / seconds;
 }
 
 std::vector<TokenId> random_tokens(int n, int64_t n_vocab, uint64_t seed) {
