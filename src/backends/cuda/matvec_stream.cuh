@@ -54,10 +54,12 @@ template <typename Block>
 constexpr bool kStreamed = std::is_same_v<Block, BlockQ4_0> || std::is_same_v<Block, BlockQ8_0> ||
                            std::is_same_v<Block, BlockQ4_K>;
 
-// StreamLayout<Block, C, S>: stages of C 32-element steps of each of a tile's rows, a ring of S.
-template <typename Block, int C, int S>
+// StreamLayout<Block, C, S, P>: stages of C 32-element steps of each of a tile's rows, a ring
+// of S; each row's piece is followed by P bytes of padding (see TensorStream).
+template <typename Block, int C, int S, int P = 0>
 struct StreamLayout {
-  static_assert(S >= 2 && C % 8 == 0, "a stage in flight; pieces of whole 16-byte runs");
+  static_assert(S >= 2 && C % 8 == 0 && P % 16 == 0,
+                "a stage in flight; pieces of whole 16-byte runs, at 16-byte aligned strides");
   static constexpr int kChunkSteps = C;
   static constexpr int kStages = S;
   // Bytes of a 32-element step: a legacy block, or an eighth of a Q4_K block.
@@ -65,7 +67,8 @@ struct StreamLayout {
       static_cast<int>(sizeof(Block)) / (std::is_same_v<Block, BlockQ4_K> ? 8 : 1);
   // A row's piece of one stage: whole blocks and a multiple of 16 bytes.
   static constexpr int kPieceBytes = kChunkSteps * kStepBytes;
-  static constexpr int kStageBytes = kTileRows * kPieceBytes;
+  static constexpr int kPieceStride = kPieceBytes + P;  // from one row's piece to the next
+  static constexpr int kStageBytes = kTileRows * kPieceStride;
 };
 
 // The fp32 products (StepDecoder): warp w decodes rows R (w % kRowGroups) .. + R of the tile
@@ -109,7 +112,7 @@ struct ScalarStream {
 #pragma unroll
     for (int r = 0; r < R; ++r)
       raw[r] =
-          Decoder::load_shared(words + (first_row + r) * Layout::kPieceBytes / 4, step_in_chunk);
+          Decoder::load_shared(words + (first_row + r) * Layout::kPieceStride / 4, step_in_chunk);
     float xs[2][16], xsum[2];
     load_staged_step<Decoder>(reinterpret_cast<const float*>(area) + step * kStagedStride, xs,
                               xsum);
@@ -135,7 +138,11 @@ struct TensorStream {
   static constexpr int kColumns = kBatched ? 2 : 1;
   static constexpr int kTokenSlots = kBatched ? kMaxMatvecTokens : 1;
   static_assert(kMaxMatvecTokens <= 8, "a token per column of the mma's B");
-  using Layout = StreamLayout<Block, C, kDefaultStreamStages>;
+  // Lane (g, t) loads words of row g's piece near t (Q4_0) or 2t (Q8_0, Q4_K) of the unit.
+  // Unpadded pieces of 1152 or 1088 bytes start the 8 rows g in 1 or 2 banks (8- or 4-way
+  // conflicts on every A load); 16 bytes of padding start row g 4g words further mod 32, so a
+  // load's 32 words lie in 32 banks (Q4_0) or 16 (2-way; lanes t read every other word).
+  using Layout = StreamLayout<Block, C, kDefaultStreamStages, 16>;
 
   static size_t activation_bytes(int64_t n_in, int tokens) {
     return tensor_staged_bytes(n_in, tokens);
@@ -159,9 +166,9 @@ struct TensorStream {
     const int warp = threadIdx.x / kWarp, first_step = chunk * C;
     const auto unit = [&](int u) {
       if constexpr (std::is_same_v<Block, BlockQ4_K>) {
-        tensor_q4k_unit<Layout::kPieceBytes>(stage, x, first_step, u, acc);
+        tensor_q4k_unit<Layout::kPieceStride>(stage, x, first_step, u, acc);
       } else {
-        tensor_unit<Block, Layout::kPieceBytes>(stage, x, first_step, u, acc);
+        tensor_unit<Block, Layout::kPieceStride>(stage, x, first_step, u, acc);
       }
     };
     // Only a row's last chunk can be partial: the others skip the bounds check per unit.
@@ -242,7 +249,7 @@ __global__ void __launch_bounds__(kWarp* kStreamWarps)
         // re-read the last one (their sums are not stored).
         const int64_t row = min(row0 + piece % kOutputs, job.n_out - 1);
         const void* matrix = kGated && piece >= kOutputs ? jobs.job[1].w : job.w;
-        copy16_async(stage + piece * Layout::kPieceBytes + at,
+        copy16_async(stage + piece * Layout::kPieceStride + at,
                      static_cast<const uint8_t*>(matrix) + row * row_bytes + offset + at);
       }
     }

@@ -129,8 +129,8 @@ struct TensorColumns {
 
 // Unit u of a staged chunk (its first step `first_step` of the row) into rows g and g + 8 of
 // the tile, lane (g, t): two mmas per block, one multiply-add per row and column.
-// `pieces` is the stage (16 row pieces of kPieceBytes).
-template <typename Block, int kPieceBytes, int kColumns>
+// `pieces` is the stage (16 row pieces, kPieceStride bytes apart).
+template <typename Block, int kPieceStride, int kColumns>
 __device__ __forceinline__ void tensor_unit(const uint8_t* pieces, const TensorColumns<kColumns>& x,
                                             int first_step, int u, float (&acc)[2][kColumns]) {
   const int lane = threadIdx.x % kWarp, g = lane / 4, t = lane % 4;
@@ -138,7 +138,7 @@ __device__ __forceinline__ void tensor_unit(const uint8_t* pieces, const TensorC
   const uint4 xs = x.run(step);
   const uint32_t run[4] = {xs.x, xs.y, xs.z, xs.w};
   const tensor::BlockOperands o = tensor::block_operands<Block>(
-      pieces + g * kPieceBytes, pieces + (g + 8) * kPieceBytes, u, t, run);
+      pieces + g * kPieceStride, pieces + (g + 8) * kPieceStride, u, t, run);
   float sums[4] = {0.0f, 0.0f, 0.0f, 0.0f};
 #pragma unroll
   for (int m = 0; m < 2; ++m)
@@ -153,7 +153,7 @@ __device__ __forceinline__ void tensor_unit(const uint8_t* pieces, const TensorC
 
 // Q4_K: unit u is sub-blocks 2j, 2j + 1 (j = u % 4) of super-block u / 4 of the chunk: four
 // mmas, and each sub-block's s and u from the lane that computed them (Operands::scale_lane).
-template <int kPieceBytes, int kColumns>
+template <int kPieceStride, int kColumns>
 __device__ __forceinline__ void tensor_q4k_unit(const uint8_t* pieces,
                                                 const TensorColumns<kColumns>& x, int first_step,
                                                 int u, float (&acc)[2][kColumns]) {
@@ -162,11 +162,11 @@ __device__ __forceinline__ void tensor_q4k_unit(const uint8_t* pieces,
   const int super_block = u / 4, j = u % 4;
   const int at = super_block * static_cast<int>(sizeof(BlockQ4_K));
   float s, offset;
-  Operands::scale(pieces + Operands::scale_row(lane) * kPieceBytes + at,
+  Operands::scale(pieces + Operands::scale_row(lane) * kPieceStride + at,
                   2 * j + Operands::scale_half(lane), s, offset);
   uint32_t low[4], high[4], low8[4], high8[4];
-  Operands::operands(pieces + g * kPieceBytes + at, j, t, low, high);
-  Operands::operands(pieces + (g + 8) * kPieceBytes + at, j, t, low8, high8);
+  Operands::operands(pieces + g * kPieceStride + at, j, t, low, high);
+  Operands::operands(pieces + (g + 8) * kPieceStride + at, j, t, low8, high8);
   const int step = first_step + 8 * super_block + 2 * j;  // the even sub-block's
 #pragma unroll
   for (int h = 0; h < 2; ++h) {
