@@ -271,6 +271,25 @@ TEST(TensorFragments, StagingOrderIsAPermutation) {
   }
 }
 
+// The device stages a lane's 8 elements as two aligned float4 loads of x
+// (stage_tensor_activations): positions 4h .. 4h + 3 are a run of 4 in pair order.
+TEST(TensorFragments, LaneElementsAreTwoAlignedRunsOfFour) {
+  for (int format = 0; format < 3; ++format) {
+    const auto element = [format](int t, int p) {
+      return format == 0   ? Operands<BlockQ4_0>::element(t, p)
+             : format == 1 ? Operands<BlockQ8_0>::element(t, p)
+                           : Operands<BlockQ4_K>::element(t, p);
+    };
+    for (int t = 0; t < 4; ++t) {
+      for (int p = 0; p < 8; ++p) {
+        const int first = element(t, 4 * (p / 4));
+        EXPECT_EQ(first % 4, 0) << "format " << format << " lane " << t;
+        EXPECT_EQ(element(t, p), first + pair_order(p % 4)) << "format " << format << " p " << p;
+      }
+    }
+  }
+}
+
 TEST(TensorFragments, WordsAtEvenOffsets) {
   const uint32_t words[3] = {0x33221100u, 0x77665544u, 0xbbaa9988u};
   EXPECT_EQ(word_at(words, 0), 0x33221100u);

@@ -55,7 +55,9 @@ struct StagedTensorX {
 };
 
 // Stages one token's x (times gain / rms(x) with a norm, so the sums need no scale after) for
-// the tensor path: one thread per block.
+// the tensor path: a thread per run (block b = i / 4, lane order t = i % 4), whose 8 elements
+// are two runs of 4 in x; the quad of a block adds up its constant. n_in % 256 == 0, so every
+// warp's lanes take whole quads in every round.
 template <typename Block, bool kNorm>
 __device__ void stage_tensor_activations(const float* __restrict__ x,
                                          const float* __restrict__ gain, float eps, int64_t n_in,
@@ -73,26 +75,28 @@ __device__ void stage_tensor_activations(const float* __restrict__ x,
   const int n_blocks = static_cast<int>(n_in / 32);
   auto* runs = reinterpret_cast<uint4*>(area);
   auto* constants = reinterpret_cast<float*>(area + 64 * static_cast<size_t>(n_blocks));
-  for (int b = threadIdx.x; b < n_blocks; b += blockDim.x) {
-    uint16_t h[32];
+  for (int i = threadIdx.x; i < 4 * n_blocks; i += blockDim.x) {
+    const int b = i / 4, t = i % 4;
+    uint16_t h[8];
 #pragma unroll
-    for (int i = 0; i < 8; ++i) {
-      float4 v = reinterpret_cast<const float4*>(x + 32 * b)[i];
+    for (int half = 0; half < 2; ++half) {
+      const int first = 32 * b + tensor::Operands<Block>::element(t, 4 * half);
+      float4 v = *reinterpret_cast<const float4*>(x + first);
       if constexpr (kNorm) {
-        const float4 g = reinterpret_cast<const float4*>(gain + 32 * b)[i];
+        const float4 g = *reinterpret_cast<const float4*>(gain + first);
         v.x *= g.x * inv_rms, v.y *= g.y * inv_rms, v.z *= g.z * inv_rms, v.w *= g.w * inv_rms;
       }
-      h[4 * i] = __half_as_ushort(to_half_saturated(v.x));
-      h[4 * i + 1] = __half_as_ushort(to_half_saturated(v.y));
-      h[4 * i + 2] = __half_as_ushort(to_half_saturated(v.z));
-      h[4 * i + 3] = __half_as_ushort(to_half_saturated(v.w));
-    }
-    uint32_t words[16];
-    constants[b] = tensor::stage_block<Block>(h, words);
+      const float in_order[4] = {v.x, v.y, v.z, v.w};
 #pragma unroll
-    for (int t = 0; t < 4; ++t)
-      runs[4 * b + t] =
-          make_uint4(words[4 * t], words[4 * t + 1], words[4 * t + 2], words[4 * t + 3]);
+      for (int p = 0; p < 4; ++p)
+        h[4 * half + p] = __half_as_ushort(to_half_saturated(in_order[tensor::pair_order(p)]));
+    }
+    uint32_t run[4];
+    float k = tensor::stage_run<Block>(h, run);
+    k += __shfl_xor_sync(0xffffffffu, k, 1);
+    k += __shfl_xor_sync(0xffffffffu, k, 2);
+    runs[i] = make_uint4(run[0], run[1], run[2], run[3]);
+    if (t == 0) constants[b] = k;
   }
   __syncthreads();
 }

@@ -171,6 +171,25 @@ struct Operands<BlockQ4_K> {
   static CONCORD_HD int scale_lane(int row, int half) { return 16 * half + row; }
 };
 
+// Lane t's run of a staged block: `h` holds the lane's 8 elements (bits) in its k order
+// (element(t, 0..7)); returns their part of the block's constant K.
+template <typename Block>
+CONCORD_HD float stage_run(const uint16_t (&h)[8], uint32_t (&run)[4]) {
+  float k = 0.0f;
+  CONCORD_UNROLL
+  for (int w = 0; w < 4; ++w) {
+    run[w] = h[2 * w] | static_cast<uint32_t>(h[2 * w + 1]) << 16;
+#if defined(__CUDA_ARCH__)
+    const float lo = __half2float(__ushort_as_half(h[2 * w])),
+                hi = __half2float(__ushort_as_half(h[2 * w + 1]));
+#else
+    const float lo = f16_to_f32(h[2 * w]), hi = f16_to_f32(h[2 * w + 1]);
+#endif
+    k += Operands<Block>::constant(2 * w) * lo + Operands<Block>::constant(2 * w + 1) * hi;
+  }
+  return k;
+}
+
 // A staged block: runs[4t .. 4t + 4) are lane t's 8 halves (two per word, the lower
 // element in the low half), k its constant K. `h` holds x's 32 halves (bits) in order.
 template <typename Block>
@@ -178,19 +197,13 @@ CONCORD_HD float stage_block(const uint16_t (&h)[32], uint32_t (&runs)[16]) {
   float k = 0.0f;
   CONCORD_UNROLL
   for (int t = 0; t < 4; ++t) {
+    uint16_t mine[8];
     CONCORD_UNROLL
-    for (int w = 0; w < 4; ++w) {
-      const int first = Operands<Block>::element(t, 2 * w),
-                second = Operands<Block>::element(t, 2 * w + 1);
-      runs[4 * t + w] = h[first] | static_cast<uint32_t>(h[second]) << 16;
-#if defined(__CUDA_ARCH__)
-      const float lo = __half2float(__ushort_as_half(h[first])),
-                  hi = __half2float(__ushort_as_half(h[second]));
-#else
-      const float lo = f16_to_f32(h[first]), hi = f16_to_f32(h[second]);
-#endif
-      k += Operands<Block>::constant(2 * w) * lo + Operands<Block>::constant(2 * w + 1) * hi;
-    }
+    for (int p = 0; p < 8; ++p) mine[p] = h[Operands<Block>::element(t, p)];
+    uint32_t run[4];
+    k += stage_run<Block>(mine, run);
+    CONCORD_UNROLL
+    for (int w = 0; w < 4; ++w) runs[4 * t + w] = run[w];
   }
   return k;
 }
