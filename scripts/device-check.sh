@@ -15,8 +15,8 @@
 # with scripts/device-ab.sh, in one call. Everything with BENCH_SHAPES="8b 1b" takes about
 # 10 minutes, the tool's limit per call: run it as two calls, SKIP="bench matvec" (~300 s)
 # and SKIP="ops parity long families matvec" BENCH_SHAPES="8b 1b" (~220 s).
-# Opt-in kernel paths are checked by setting their switch for the whole run, e.g.
-# CONCORD_CUDA_TENSOR_DECODE=1 SKIP="long families matvec bench" PARITY_TYPES="q8_0 q4_0".
+# Other kernel paths are checked by setting their switch for the whole run, e.g. the fp32 decode:
+# CONCORD_CUDA_TENSOR_DECODE=0 SKIP="long families matvec bench" PARITY_TYPES="q8_0 q4_0".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-$PWD/device-out}"

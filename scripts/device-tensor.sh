@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# The opt-in tensor-core decode (CONCORD_CUDA_TENSOR_DECODE, docs/perf.md session 11) on the
-# GPU machine, in one call of the `device` tool:
-#   check   the op harness and CPU<->CUDA model parity with every Q4_0/Q8_0/Q4_K launch on
-#           tensor cores (=all), through device-check.sh;
+# The tensor-core decode (docs/perf.md, sessions 11-12) against the fp32 paths it replaced
+# (CONCORD_CUDA_TENSOR_DECODE=0), on the GPU machine in one call of the `device` tool:
+#   check   the op harness and CPU<->CUDA model parity with the fp32 paths (=0), which stay
+#           the fallback, through device-check.sh (the default path is device-check's own);
 #   matvec  the decode-kernel benchmark, whose last two columns are the streaming kernel's
 #           fp32 and tensor products per launch shape;
-#   ab      a same-call decode A/B of production against =1 and =all (device-ab.sh; TYPES,
-#           SHAPES, DEPTHS, BATCH and REPS pass through).
+#   ab      a same-call decode A/B of production against =0 (device-ab.sh; TYPES, SHAPES,
+#           DEPTHS, BATCH and REPS pass through).
 #
 #   scripts/device-tensor.sh BIN_DIR     (BIN_DIR as for device-check.sh: prebuilt binaries)
 # STAGES picks stages (default "check matvec ab", about 8 minutes). Results go to $OUT:
@@ -21,7 +21,7 @@ STAGES="${STAGES:-check matvec ab}"
 stage() { [[ " $STAGES " == *" $1 "* ]]; }
 
 if stage check; then
-  CONCORD_CUDA_TENSOR_DECODE=all SKIP="long families matvec bench" \
+  CONCORD_CUDA_TENSOR_DECODE=0 SKIP="long families matvec bench" \
     PARITY_TYPES="${PARITY_TYPES:-q8_0 q4_0 q4_k}" scripts/device-check.sh "$BIN" >/dev/null 2>&1
   cp "$OUT/summary.txt" "$OUT/tensor-check.txt"
   cat "$OUT/tensor-check.txt"
@@ -32,14 +32,11 @@ if stage matvec && [[ -x "$BIN/cuda_matvec_bench" ]]; then
 fi
 
 if stage ab; then
-  # Builds for device-ab.sh: wrappers that set the switch and run the same binary.
+  # The fp32 build for device-ab.sh: a wrapper that sets the switch and runs the same binary.
   wrappers="$(mktemp -d)"
-  for mode in 1 all; do
-    printf '#!/bin/sh\nCONCORD_CUDA_TENSOR_DECODE=%s exec "%s/concord" "$@"\n' "$mode" "$BIN" \
-      >"$wrappers/tensor-$mode"
-    chmod +x "$wrappers/tensor-$mode"
-  done
-  echo "== decode A/B: A production, B tensor (=1), C tensor (=all)" | tee "$OUT/ab.txt"
-  TYPES="${TYPES:-q4_0 q8_0 q4_k}" scripts/device-ab.sh "$BIN/concord" "$wrappers/tensor-1" \
-    "$wrappers/tensor-all" 2>&1 | tee -a "$OUT/ab.txt"
+  printf '#!/bin/sh\nCONCORD_CUDA_TENSOR_DECODE=0 exec "%s/concord" "$@"\n' "$BIN" >"$wrappers/fp32"
+  chmod +x "$wrappers/fp32"
+  echo "== decode A/B: A production (tensor cores), B fp32 (=0)" | tee "$OUT/ab.txt"
+  TYPES="${TYPES:-q4_0 q8_0 q4_k}" scripts/device-ab.sh "$BIN/concord" "$wrappers/fp32" 2>&1 \
+    | tee -a "$OUT/ab.txt"
 fi

@@ -20,12 +20,13 @@ using namespace matvec_detail;
 //   few rows (<= 4096: more warps in flight); with weights that bypass L1 these beat 4 rows
 //   per warp (8B F16 tg128 166 -> 171.5 t/s). (F16 rows through the staged kernel, in runs of
 //   8 per lane, measured slower: 8B tg128 139.5 against 144.)
-// - Q4_0, Q8_0 and Q4_K: the wide loop of 32-element steps. Gated launches of rows shorter
-//   than 8192 and other launches of rows shorter than 4096 stream their weights through
-//   shared memory (matvec_stream.cuh; 8B Q4_0 tg128 +8%, Q8_0 +3%, 1B Q4_0 +14%, Q4_K
-//   level; with CONCORD_CUDA_TENSOR_DECODE=1 they multiply on tensor cores there,
-//   matvec_tensor.cuh). Other rows shorter than 8192 take matvec_wide.cuh's kernel with staged
-//   activations (8 rows over 2 warps; Q4_K 4 over 1);
+// - Q4_0, Q8_0 and Q4_K: the streaming kernel multiplying on tensor cores wherever it
+//   applies (matvec_stream.cuh, matvec_tensor.cuh; 8B tg128 Q4_0 357 -> 392 t/s, Q4_K
+//   320 -> 348, Q8_0 level, same-call A/B, docs/perf.md session 12). With
+//   CONCORD_CUDA_TENSOR_DECODE=0, or where it does not apply, the fp32 paths: gated launches
+//   of rows shorter than 8192 and other launches of rows shorter than 4096 stream their
+//   weights (ScalarStream); other rows shorter than 8192 take matvec_wide.cuh's kernel with
+//   staged activations (8 rows over 2 warps; Q4_K 4 over 1);
 //   launches of <= 6144 rows of >= 4096 elements (8B Q/K/V, O) take 8 rows over 4 warps in
 //   blocks of 8, twice the warps for grids that fill under half the device (Q4_0 tg128 +3%,
 //   Q4_K +2.6%, Q8_0 level; rows of 2048 have too few steps for 4 warps). Longer rows (down
@@ -60,28 +61,15 @@ bool streams(bool gated, int64_t n_in) {
   return n_in < (gated ? kLongRows : kSmallLaunchMinWidth);
 }
 
-// CONCORD_CUDA_TENSOR_DECODE: Q4_0, Q8_0 and Q4_K decode products (single tokens, and
-// batched steps of up to 8 with a token per column of the mma) on tensor cores
-// (matvec_tensor.cuh) for the launches that stream ("1"), or streaming every launch that
-// fits ("all": the 8B Q/K/V, O and down projections too, which the fp32 path lost on).
-// Opt-in until it has run on a device: its operands are checked on the host
-// (tests/backend/tensor_fragments_test.cpp), the mma instruction itself is not.
-enum class TensorDecode { Off, Streamed, All };
-TensorDecode tensor_decode() {
-  static const TensorDecode mode = [] {
+// Whether Q4_0, Q8_0 and Q4_K decode products (single tokens, and batched steps of up to 8
+// with a token per column of the mma) multiply on tensor cores: yes unless
+// CONCORD_CUDA_TENSOR_DECODE=0, which keeps the fp32 paths (for comparison or diagnosis).
+bool tensor_decode() {
+  static const bool on = [] {
     const char* v = std::getenv("CONCORD_CUDA_TENSOR_DECODE");
-    const std::string value = v == nullptr ? "" : v;
-    return value == "1"     ? TensorDecode::Streamed
-           : value == "all" ? TensorDecode::All
-                            : TensorDecode::Off;
+    return v == nullptr || std::string(v) != "0";
   }();
-  return mode;
-}
-
-// Whether a Q4_0/Q8_0/Q4_K launch multiplies on tensor cores (CONCORD_CUDA_TENSOR_DECODE).
-bool tensor_decode_takes(bool gated, int64_t n_in) {
-  const TensorDecode mode = tensor_decode();
-  return mode == TensorDecode::All || (mode == TensorDecode::Streamed && streams(gated, n_in));
+  return on;
 }
 
 int64_t total_rows(const Jobs& jobs, int n_jobs) {
@@ -108,7 +96,7 @@ void launch(GgmlType type, const Jobs& jobs, int64_t n_in, const float* x, int n
       };
       const std::integral_constant<int, 1> one;
       if constexpr (kTensorStreamed<B>) {
-        if (tensor_decode_takes(kGated, n_in)) {
+        if (tensor_decode()) {
           if (n == 1 && launch_stream<DefaultTensorStream<B>, E, kNorm>(jobs, n_in, x, stream))
             return;
           Jobs batch = jobs;
