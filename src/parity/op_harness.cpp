@@ -67,9 +67,12 @@ std::vector<float> gaussian(Rng& rng, int64_t n, float scale = 1.0f) {
   return v;
 }
 
-bool all_finite(const std::vector<float>& v) {
-  for (float x : v) {
-    if (!std::isfinite(x)) return false;
+// Whether `got` is non-finite exactly where the reference is: a NaN input must come out as
+// NaN (clamping it to a finite number would hide it), and nothing else may be NaN or Inf.
+bool finite_where_reference_is(const std::vector<float>& got, const std::vector<float>& want) {
+  for (size_t i = 0; i < got.size(); ++i) {
+    const bool expected = i < want.size() && std::isfinite(want[i]);
+    if (std::isfinite(got[i]) != expected) return false;
   }
   return true;
 }
@@ -99,7 +102,7 @@ struct Context {
 
   void finish(OpCheck c, const std::vector<float>& got, const std::vector<float>& want,
               const std::function<void()>& call) {
-    c.finite = all_finite(got);
+    c.finite = finite_where_reference_is(got, want);
     c.nmse = nmse(got, want);
     if (options.perf) c.seconds = time_per_call(backend, call);
     checks.push_back(std::move(c));
@@ -119,30 +122,39 @@ std::vector<int64_t> input_widths(GgmlType type) {
   return {97, 512};  // plain float formats: odd widths exercise the kernels' tails
 }
 
+// One matmul case: W [n_out, n_in] of `type` times n tokens of x; with `poisoned`, x of the
+// first token holds a NaN, which must reach every output of that token on every path
+// (single-token and batched decode steps, the fp16 prefill product).
+void check_matmul_case(Context& ctx, GgmlType type, int64_t n_in, int64_t n_out, int n,
+                       bool poisoned) {
+  const std::vector<uint8_t> w = quantize(type, gaussian(ctx.rng, n_in * n_out));
+  std::vector<float> x = gaussian(ctx.rng, n_in * n);
+  if (poisoned) x[static_cast<size_t>(n_in / 3)] = std::nanf("");
+  std::vector<float> want(static_cast<size_t>(n_out * n));
+  reference::matmul({type, n_in, n_out, w.data()}, x.data(), want.data(), n);
+  Guarded dw = Guarded::of(ctx.backend, w), dx = Guarded::of(ctx.backend, x);
+  Guarded out(ctx.backend, nullptr, want.size() * sizeof(float));
+  const Weight weight{type, n_in, n_out, dw.ptr<void>()};
+  auto call = [&] { ctx.backend.matmul(weight, dx.ptr<float>(), out.ptr<float>(), n); };
+  call();
+  OpCheck c{"matmul", std::string(type_name(type)),
+            fmt::format("in={} out={} n={}{}", n_in, n_out, n, poisoned ? " NaN in x" : "")};
+  c.threshold = kAccumulating;
+  c.bytes = static_cast<double>(w.size() + (x.size() + want.size()) * sizeof(float));
+  c.flops = 2.0 * n_in * n_out * n;
+  const auto got = out.read<float>(c.guards_intact);
+  ctx.finish(c, got, want, call);
+}
+
 void check_matmul(Context& ctx) {
   for (GgmlType type : ctx.backend.capabilities().weight_types) {
     for (int64_t n_in : input_widths(type)) {
-      for (const auto& shape : {std::pair<int64_t, int>{33, 1}, {130, 7}, {64, 16}}) {
-        const int64_t n_out = shape.first;  // named copies: lambdas below capture them
-        const int n = shape.second;
-        const std::vector<uint8_t> w = quantize(type, gaussian(ctx.rng, n_in * n_out));
-        const std::vector<float> x = gaussian(ctx.rng, n_in * n);
-        std::vector<float> want(static_cast<size_t>(n_out * n));
-        reference::matmul({type, n_in, n_out, w.data()}, x.data(), want.data(), n);
-        Guarded dw = Guarded::of(ctx.backend, w), dx = Guarded::of(ctx.backend, x);
-        Guarded out(ctx.backend, nullptr, want.size() * sizeof(float));
-        const Weight weight{type, n_in, n_out, dw.ptr<void>()};
-        auto call = [&] { ctx.backend.matmul(weight, dx.ptr<float>(), out.ptr<float>(), n); };
-        call();
-        OpCheck c{"matmul", std::string(type_name(type)),
-                  fmt::format("in={} out={} n={}", n_in, n_out, n)};
-        c.threshold = kAccumulating;
-        c.bytes = static_cast<double>(w.size() + (x.size() + want.size()) * sizeof(float));
-        c.flops = 2.0 * n_in * n_out * n;
-        const auto got = out.read<float>(c.guards_intact);
-        ctx.finish(c, got, want, call);
-      }
+      for (const auto& [n_out, n] : {std::pair<int64_t, int>{33, 1}, {130, 7}, {64, 16}})
+        check_matmul_case(ctx, type, n_in, n_out, n, false);
     }
+    // Rows of 512 or 256 (a multiple of 256: the widths every CUDA decode kernel takes).
+    const int64_t poisoned_width = type_info(type).block_size == 256 ? 256 : 512;
+    for (const int n : {1, 7, 16}) check_matmul_case(ctx, type, poisoned_width, 33, n, true);
   }
 }
 
@@ -759,6 +771,7 @@ const std::vector<std::string>& harness_ops() {
 double nmse(const std::vector<float>& a, const std::vector<float>& b) {
   double err = 0.0, ref = 0.0;
   for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
+    if (!std::isfinite(b[i])) continue;  // NaN inputs: finite_where_reference_is checks these
     const double d = static_cast<double>(a[i]) - b[i];
     err += d * d;
     ref += static_cast<double>(b[i]) * b[i];

@@ -17,7 +17,7 @@ struct OpCheck {
   std::string shape;  // human-readable sizes
   double nmse = 0.0;
   double threshold = 0.0;
-  bool finite = true;         // no NaN/Inf in the backend's output
+  bool finite = true;         // NaN/Inf in the output only where the reference has them
   bool guards_intact = true;  // nothing written outside the output
   double seconds = 0.0;       // per call (perf mode), else 0
   double bytes = 0.0;         // bytes read + written per call
@@ -36,7 +36,7 @@ const std::vector<std::string>& harness_ops();
 
 std::vector<OpCheck> run_op_harness(Backend& backend, const HarnessOptions& options);
 
-// NMSE = Σ(a−b)² / Σb², b the reference.
+// NMSE = Σ(a−b)² / Σb², b the reference, over the elements where b is finite.
 double nmse(const std::vector<float>& a, const std::vector<float>& b);
 
 }  // namespace concord::parity

@@ -29,8 +29,9 @@ bool matvec_gated(const Weight& gate, const Weight& up, const float* x, float* o
 // first + count) of W dequantised into fp16 [count, n_in], and n floats of activations as
 // fp16. Both round to fp16's 11-bit significand (as TF32 would) and clamp at +-65504.
 // Rounds to fp16, clamping magnitudes beyond its range (65504) instead of making infinities.
+// NaN stays NaN (fmaxf alone would make it -65504 and hide it from the NaN checks).
 __device__ __forceinline__ __half to_half_saturated(float v) {
-  return __float2half_rn(fminf(fmaxf(v, -65504.0f), 65504.0f));
+  return __float2half_rn(isnan(v) ? v : fminf(fmaxf(v, -65504.0f), 65504.0f));
 }
 void dequantize_rows(const Weight& w, int64_t first, int64_t count, __half* out,
                      cudaStream_t stream);
