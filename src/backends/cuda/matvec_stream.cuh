@@ -280,34 +280,21 @@ __global__ void __launch_bounds__(kWarp* kStreamWarps)
     if (++chunk == n_chunks) {  // the tile is complete: sum its rows, store, start afresh
       math.flush(partial);
       __syncthreads();
-      if constexpr (Math::kTokenSlots == 1) {
-        if (threadIdx.x < kOutputs) {
-          int64_t job_first_tile;
-          const Job job = job_of_group(jobs, n_jobs, tile, job_first_tile);
-          const int64_t row = (tile - job_first_tile) * kOutputs + threadIdx.x;
-          float value = 0.0f, up = 0.0f;
+      // Outputs are token-major: out[token * n_out + row] (single tokens: token 0).
+      const int tokens = Math::kTokenSlots == 1 ? 1 : jobs.tokens;
+      for (int i = threadIdx.x; i < kOutputs * tokens; i += blockDim.x) {
+        const int token = i / kOutputs, r = i % kOutputs;
+        int64_t job_first_tile;
+        const Job job = job_of_group(jobs, n_jobs, tile, job_first_tile);
+        const int64_t row = (tile - job_first_tile) * kOutputs + r;
+        float value = 0.0f, up = 0.0f;
 #pragma unroll
-          for (int c = 0; c < Math::kColumnGroups; ++c) {
-            value += partial[c][0][threadIdx.x];
-            if constexpr (kGated) up += partial[c][0][kOutputs + threadIdx.x];
-          }
-          if (row < job.n_out) store_output<E>(job.out + row, value * scale, up * scale);
+        for (int c = 0; c < Math::kColumnGroups; ++c) {
+          value += partial[c][token][r];
+          if constexpr (kGated) up += partial[c][token][kOutputs + r];
         }
-      } else {  // token-major outputs: out[token * n_out + row]
-        for (int i = threadIdx.x; i < kOutputs * jobs.tokens; i += blockDim.x) {
-          const int token = i / kOutputs, r = i % kOutputs;
-          int64_t job_first_tile;
-          const Job job = job_of_group(jobs, n_jobs, tile, job_first_tile);
-          const int64_t row = (tile - job_first_tile) * kOutputs + r;
-          float value = 0.0f, up = 0.0f;
-#pragma unroll
-          for (int c = 0; c < Math::kColumnGroups; ++c) {
-            value += partial[c][token][r];
-            if constexpr (kGated) up += partial[c][token][kOutputs + r];
-          }
-          if (row < job.n_out)
-            store_output<E>(job.out + token * job.n_out + row, value * scale, up * scale);
-        }
+        if (row < job.n_out)
+          store_output<E>(job.out + token * job.n_out + row, value * scale, up * scale);
       }
       // `partial` is next written after the following item's barrier.
       chunk = 0;
