@@ -17,7 +17,7 @@ struct OpCheck {
   std::string shape;  // human-readable sizes
   double nmse = 0.0;
   double threshold = 0.0;
-  bool finite = true;         // NaN/Inf in the output only where the reference has them
+  bool finite = true;         // no NaN/Inf (NaN inputs: only where the reference has them)
   bool guards_intact = true;  // nothing written outside the output
   double seconds = 0.0;       // per call (perf mode), else 0
   double bytes = 0.0;         // bytes read + written per call
