@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <ranges>
+#include <string_view>
 
 #include "backends/cpu/reference_ops.h"
 #include "quant/quant.h"
@@ -752,29 +754,15 @@ constexpr OpEntry kOps[] = {
 }  // namespace
 
 const std::vector<std::string>& harness_ops() {
-  // One op name per line of the table, fused variants next to the op they extend.
-  static const std::vector<std::string> ops = {"embed",
-                                               "rms_norm",
-                                               "matmul",
-                                               "project",
-                                               "project+norm",
-                                               "matmul_add",
-                                               "gated_matmul",
-                                               "gated_matmul+norm",
-                                               "gated_matmul_gelu",
-                                               "gated_matmul_gelu+norm",
-                                               "rope",
-                                               "store_kv",
-                                               "rope_store_kv",
-                                               "attention",
-                                               "swiglu",
-                                               "geglu",
-                                               "add",
-                                               "scale",
-                                               "softcap",
-                                               "add_bias",
-                                               "gather_rows",
-                                               "copy"};
+  // The table's names in order, fused variants next to the op they extend.
+  static const std::vector<std::string> ops = [] {
+    std::vector<std::string> names;
+    for (const OpEntry& e : kOps) {
+      for (const auto name : std::views::split(std::string_view(e.produces), ','))
+        names.emplace_back(name.begin(), name.end());
+    }
+    return names;
+  }();
   return ops;
 }
 
