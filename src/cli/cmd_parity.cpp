@@ -138,8 +138,8 @@ int run_model(const std::string& model_path, const std::string& backends, int n,
   receipt["backends"] = {{"reference", backend_json(*a)}, {"under_test", backend_json(*b)}};
   receipt["kernels"] = parity::harness_ops();
   nlohmann::json env = nlohmann::json::object();
-  for (const char* var :
-       {"CONCORD_BACKEND", "CONCORD_BACKEND_PRIORITY", "CONCORD_STRICT", "CONCORD_NO_PDL"}) {
+  for (const char* var : {"CONCORD_BACKEND", "CONCORD_BACKEND_PRIORITY", "CONCORD_STRICT",
+                          "CONCORD_NO_PDL", "CONCORD_CUDA_TENSOR_DECODE"}) {
     if (const char* v = std::getenv(var)) env[var] = v;
   }
   receipt["environment"] = env;

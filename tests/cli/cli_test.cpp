@@ -224,11 +224,14 @@ TEST(CliParity, ModelParityWritesAReceipt) {
   test::TempDir dir;
   const std::string receipt = dir.file("receipt.json");
   const Result r = run("parity -m " + test::shared_file("models/stories260K.gguf").string() +
-                       " --backends ref,cpu -n 32 --receipt " + receipt);
+                           " --backends ref,cpu -n 32 --receipt " + receipt,
+                       "CONCORD_CUDA_TENSOR_DECODE=0 ");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   std::ifstream in(receipt);
   const auto j = nlohmann::json::parse(in);
   EXPECT_TRUE(j["passed"].get<bool>());
+  // Kernel-path switches are recorded with the results they produced.
+  EXPECT_EQ(j["environment"]["CONCORD_CUDA_TENSOR_DECODE"], "0");
   EXPECT_EQ(j["model"]["sha256"].get<std::string>().size(), 64u);
   EXPECT_EQ(j["backends"]["reference"]["name"], "cpu-ref");
   EXPECT_EQ(j["backends"]["under_test"]["name"], "cpu");
