@@ -6,8 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
-#include <ranges>
-#include <string_view>
+#include <sstream>
 
 #include "backends/cpu/reference_ops.h"
 #include "quant/quant.h"
@@ -758,8 +757,8 @@ const std::vector<std::string>& harness_ops() {
   static const std::vector<std::string> ops = [] {
     std::vector<std::string> names;
     for (const OpEntry& e : kOps) {
-      for (const auto name : std::views::split(std::string_view(e.produces), ','))
-        names.emplace_back(name.begin(), name.end());
+      std::stringstream produces(e.produces);
+      for (std::string name; std::getline(produces, name, ',');) names.push_back(name);
     }
     return names;
   }();
