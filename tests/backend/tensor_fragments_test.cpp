@@ -254,14 +254,19 @@ TEST(TensorFragments, Q4_KScaleLanesCoverEveryRowAndHalf) {
     EXPECT_EQ(Q4K::scale_lane(Q4K::scale_row(lane), Q4K::scale_half(lane)), lane);
 }
 
+// Lane t's staged element at position p, for formats 0, 1, 2: Q4_0, Q8_0, Q4_K.
+int staged_element(int format, int t, int p) {
+  return format == 0   ? Operands<BlockQ4_0>::element(t, p)
+         : format == 1 ? Operands<BlockQ8_0>::element(t, p)
+                       : Operands<BlockQ4_K>::element(t, p);
+}
+
 TEST(TensorFragments, StagingOrderIsAPermutation) {
   for (int format = 0; format < 3; ++format) {
     int seen[32] = {};
     for (int t = 0; t < 4; ++t) {
       for (int p = 0; p < 8; ++p) {
-        const int e = format == 0   ? Operands<BlockQ4_0>::element(t, p)
-                      : format == 1 ? Operands<BlockQ8_0>::element(t, p)
-                                    : Operands<BlockQ4_K>::element(t, p);
+        const int e = staged_element(format, t, p);
         ASSERT_GE(e, 0);
         ASSERT_LT(e, 32);
         ++seen[e];
@@ -275,16 +280,12 @@ TEST(TensorFragments, StagingOrderIsAPermutation) {
 // (stage_tensor_activations): positions 4h .. 4h + 3 are a run of 4 in pair order.
 TEST(TensorFragments, LaneElementsAreTwoAlignedRunsOfFour) {
   for (int format = 0; format < 3; ++format) {
-    const auto element = [format](int t, int p) {
-      return format == 0   ? Operands<BlockQ4_0>::element(t, p)
-             : format == 1 ? Operands<BlockQ8_0>::element(t, p)
-                           : Operands<BlockQ4_K>::element(t, p);
-    };
     for (int t = 0; t < 4; ++t) {
       for (int p = 0; p < 8; ++p) {
-        const int first = element(t, 4 * (p / 4));
+        const int first = staged_element(format, t, 4 * (p / 4));
         EXPECT_EQ(first % 4, 0) << "format " << format << " lane " << t;
-        EXPECT_EQ(element(t, p), first + pair_order(p % 4)) << "format " << format << " p " << p;
+        EXPECT_EQ(staged_element(format, t, p), first + pair_order(p % 4))
+            << "format " << format << " p " << p;
       }
     }
   }
