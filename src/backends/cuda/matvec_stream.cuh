@@ -9,16 +9,17 @@
 // copies (cp.async.cg: coalesced, past L1) into a ring of stages (4 of ~18 KB), all but one
 // of them in flight while the warps decode the oldest from shared memory.
 // Weights are never written by a kernel, so the first copies are issued before the
-// dependency wait. What limits it instead is decoding: ~3 instructions per 4-bit element on
-// 16 warps per SM (8 with the staged activations of 14336-wide rows), so matvec.cu gives it
-// only the launches where it measured faster.
+// dependency wait. What limits the fp32 decoding instead is its instruction count (~3 per
+// 4-bit element on 16 warps per SM; 8 with the staged activations of 14336-wide rows), so
+// with it matvec.cu gives the kernel only the launches where it measured faster; the tensor
+// products take every launch that fits.
 //
 // A tile is kTileRows row pieces of one job (gated launches: kTileRows / 2 gate rows and the
 // matching up rows); a stage holds the tile's pieces of one chunk of kChunkSteps 32-element
 // steps. Blocks walk tiles gridDim.x apart and each tile's chunks in order, as one stream of
 // stages. What the warps do with a stage is the kernel's Math: ScalarStream decodes codes to
 // fp32 (every streamed format), TensorStream multiplies on tensor cores (Q4_0, Q8_0, Q4_K;
-// matvec_tensor.cuh; opt-in, see matvec.cu). Each stages x its own way and leaves per-warp
+// matvec_tensor.cuh; the default, see matvec.cu). Each stages x its own way and leaves per-warp
 // partial sums of the tile's rows, which the kernel adds up and stores.
 #pragma once
 

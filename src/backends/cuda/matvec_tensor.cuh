@@ -6,9 +6,10 @@
 // Why: once the copies were in flight, the fp32 path was bound by its decoding (docs/perf.md,
 // session 10); here codes become fp16 operands two at a time and the tensor core does the
 // multiply-adds. SASS counts per element, fp32 path -> this one: Q4_0 3.6 -> 1.7, Q8_0
-// 4.4 -> 1.9, Q4_K 4.7 -> 2.75 (docs/perf.md, session 11; not yet measured on a device).
-// The operands and the staging order are in tensor_fragments.h, which the host tests
-// rebuild into whole mmas.
+// 4.4 -> 1.9, Q4_K 4.7 -> 2.75 (docs/perf.md, session 11). Measured on an H100, 8B tg128:
+// Q4_0 357 -> 392 t/s, Q4_K 320 -> 348, Q8_0 level (session 12, once the row pieces were
+// padded against bank conflicts and x staged a lane run per thread). The operands and the
+// staging order are in tensor_fragments.h, which the host tests rebuild into whole mmas.
 //
 // x is staged as fp16 (times the norm's gain and 1/rms when one is fused), the precision of
 // the prefill path. For a single token the 8 columns of B all hold x, so every lane of a quad
