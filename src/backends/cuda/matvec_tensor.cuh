@@ -55,6 +55,11 @@ struct StagedTensorX {
   }
 };
 
+// Runs a thread stages per round of stage_tensor_activations. A round issues all its loads
+// before it converts any, so it waits on L2 once; a 14336-wide down projection took 7 rounds
+// of one run, each waiting, while the stages of weights it had prefetched sat ready.
+constexpr int kStagingRuns = 4;
+
 // Stages one token's x (times gain / rms(x) with a norm, so the sums need no scale after) for
 // the tensor path: a thread per run (block b = i / 4, lane order t = i % 4), whose 8 elements
 // are two runs of 4 in x; the quad of a block adds up its constant. n_in % 256 == 0, so every
@@ -67,37 +72,53 @@ __device__ void stage_tensor_activations(const float* __restrict__ x,
   float inv_rms = 1.0f;
   if constexpr (kNorm) {
     float squares = 0.0f;
+#pragma unroll 4
     for (int64_t i = threadIdx.x; i < n_in / 4; i += blockDim.x) {
       const float4 v = reinterpret_cast<const float4*>(x)[i];
       squares += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
     }
     inv_rms = rsqrtf(block_reduce<false>(squares, warp_sums) / n_in + eps);
   }
-  const int n_blocks = static_cast<int>(n_in / 32);
+  const int n_blocks = static_cast<int>(n_in / 32), n_runs = 4 * n_blocks;
   auto* runs = reinterpret_cast<uint4*>(area);
   auto* constants = reinterpret_cast<float*>(area + 64 * static_cast<size_t>(n_blocks));
-  for (int i = threadIdx.x; i < 4 * n_blocks; i += blockDim.x) {
-    const int b = i / 4, t = i % 4;
-    uint16_t h[8];
+  const int stride = static_cast<int>(blockDim.x);
+  for (int round = 0; round < n_runs; round += kStagingRuns * stride) {
+    float4 v[kStagingRuns][2];  // run k's two runs of 4 elements (times gain / rms)
 #pragma unroll
-    for (int half = 0; half < 2; ++half) {
-      const int first = 32 * b + tensor::Operands<Block>::element(t, 4 * half);
-      float4 v = *reinterpret_cast<const float4*>(x + first);
-      if constexpr (kNorm) {
-        const float4 g = *reinterpret_cast<const float4*>(gain + first);
-        v.x *= g.x * inv_rms, v.y *= g.y * inv_rms, v.z *= g.z * inv_rms, v.w *= g.w * inv_rms;
+    for (int k = 0; k < kStagingRuns; ++k) {
+      const int i = round + k * stride + static_cast<int>(threadIdx.x);
+      if (i >= n_runs) break;
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        const int first = 32 * (i / 4) + tensor::Operands<Block>::element(i % 4, 4 * half);
+        v[k][half] = *reinterpret_cast<const float4*>(x + first);
+        if constexpr (kNorm) {
+          const float4 g = *reinterpret_cast<const float4*>(gain + first);
+          float4& e = v[k][half];
+          e.x *= g.x * inv_rms, e.y *= g.y * inv_rms, e.z *= g.z * inv_rms, e.w *= g.w * inv_rms;
+        }
       }
-      const float in_order[4] = {v.x, v.y, v.z, v.w};
-#pragma unroll
-      for (int p = 0; p < 4; ++p)
-        h[4 * half + p] = __half_as_ushort(to_half_saturated(in_order[tensor::pair_order(p)]));
     }
-    uint32_t run[4];
-    float k = tensor::stage_run<Block>(h, run);
-    k += __shfl_xor_sync(0xffffffffu, k, 1);
-    k += __shfl_xor_sync(0xffffffffu, k, 2);
-    runs[i] = make_uint4(run[0], run[1], run[2], run[3]);
-    if (t == 0) constants[b] = k;
+#pragma unroll
+    for (int k = 0; k < kStagingRuns; ++k) {
+      const int i = round + k * stride + static_cast<int>(threadIdx.x);
+      if (i >= n_runs) break;  // whole warps: n_runs and stride are multiples of 32
+      uint16_t h[8];
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        const float in_order[4] = {v[k][half].x, v[k][half].y, v[k][half].z, v[k][half].w};
+#pragma unroll
+        for (int p = 0; p < 4; ++p)
+          h[4 * half + p] = __half_as_ushort(to_half_saturated(in_order[tensor::pair_order(p)]));
+      }
+      uint32_t run[4];
+      float c = tensor::stage_run<Block>(h, run);
+      c += __shfl_xor_sync(0xffffffffu, c, 1);
+      c += __shfl_xor_sync(0xffffffffu, c, 2);
+      runs[i] = make_uint4(run[0], run[1], run[2], run[3]);
+      if (i % 4 == 0) constants[i / 4] = c;
+    }
   }
   __syncthreads();
 }
