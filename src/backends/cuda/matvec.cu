@@ -97,6 +97,10 @@ void launch(GgmlType type, const Jobs& jobs, int64_t n_in, const float* x, int n
       const std::integral_constant<int, 1> one;
       if constexpr (kTensorStreamed<B>) {
         if (tensor_decode()) {
+          if (n == 1 && !kGated && n_in < kLongRows &&
+              total_rows(jobs, jobs.count) <= kSmallLaunchRows &&
+              launch_stream<FewTilesTensorStream<B>, E, kNorm>(jobs, n_in, x, stream))
+            return;
           if (n == 1 && launch_stream<DefaultTensorStream<B>, E, kNorm>(jobs, n_in, x, stream))
             return;
           Jobs batch = jobs;

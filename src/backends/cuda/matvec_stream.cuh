@@ -133,7 +133,7 @@ struct ScalarStream {
 // The tensor-core products (matvec_tensor.cuh): warp w takes units w, w + 8, ... of the
 // chunk (a legacy block, or a pair of Q4_K sub-blocks) for all 16 rows; lane (g, t) keeps
 // the sums of rows g and g + 8: of x, or (kBatched) of tokens 2t and 2t + 1 of up to 8.
-template <typename Block, int C, bool kBatched>
+template <typename Block, int C, bool kBatched, int S = kDefaultStreamStages>
 struct TensorStream {
   static constexpr int kColumnGroups = kStreamWarps;
   static constexpr int kColumns = kBatched ? 2 : 1;
@@ -143,7 +143,7 @@ struct TensorStream {
   // Unpadded pieces of 1152 or 1088 bytes start the 8 rows g in 1 or 2 banks (8- or 4-way
   // conflicts on every A load); 16 bytes of padding start row g 4g words further mod 32, so a
   // load's 32 words lie in 32 banks (Q4_0) or 16 (2-way; lanes t read every other word).
-  using Layout = StreamLayout<Block, C, kDefaultStreamStages, 16>;
+  using Layout = StreamLayout<Block, C, S, 16>;
 
   static size_t activation_bytes(int64_t n_in, int tokens) {
     return tensor_staged_bytes(n_in, tokens);
@@ -207,9 +207,13 @@ struct TensorStream {
 template <typename Block>
 using DefaultScalarStream = ScalarStream<Block, std::is_same_v<Block, BlockQ8_0> ? 2 : 4>;
 // Stages of the same ~18 KB: 64 Q4_0 blocks, 32 Q8_0 blocks or 8 Q4_K super-blocks a row.
-template <typename Block, bool kBatched = false>
+template <typename Block, bool kBatched = false, int S = kDefaultStreamStages>
 using DefaultTensorStream =
-    TensorStream<Block, std::is_same_v<Block, BlockQ8_0> ? 32 : 64, kBatched>;
+    TensorStream<Block, std::is_same_v<Block, BlockQ8_0> ? 32 : 64, kBatched, S>;
+// Launches of few tiles (8B Q/K/V, O: a tile or two per block) have few stages to keep in
+// flight; 3 stages fit 3 blocks per SM where 4 fit 2, so every tile gets a block of its own.
+template <typename Block>
+using FewTilesTensorStream = DefaultTensorStream<Block, false, 3>;
 
 template <typename Math, Epilogue E, bool kNorm>
 __global__ void __launch_bounds__(kWarp* kStreamWarps)
