@@ -63,4 +63,11 @@ void Backend::rope_store_kv(float* q, float* k, const float* v, const KvLayer& c
   store_kv(cache, k, v, batch);
 }
 
+void Backend::rope_store_attention(float* q, float* k, const float* v, const KvLayer& cache,
+                                   const BatchView& batch, const AttentionParams& a,
+                                   const RopeParams& rope, float* out) {
+  rope_store_kv(q, k, v, cache, batch, a, rope);
+  attention(cache, q, batch, a, out);
+}
+
 }  // namespace concord

@@ -178,6 +178,12 @@ class Backend {
   virtual void rope_store_kv(float* q, float* k, const float* v, const KvLayer& cache,
                              const BatchView& batch, const AttentionParams& a,
                              const RopeParams& rope);
+  // rope_store_kv(q, k, v, ...) then attention(cache, q, ...): a layer's attention in one op,
+  // which a backend may fuse (CUDA: single-token steps). q and k are scratch: afterwards they
+  // hold the roped vectors or still the unroped ones.
+  virtual void rope_store_attention(float* q, float* k, const float* v, const KvLayer& cache,
+                                    const BatchView& batch, const AttentionParams& a,
+                                    const RopeParams& rope, float* out);
   // Rotates x [n, n_heads * head_dim] in place by each token's position.
   virtual void rope(float* x, const BatchView& batch, int n_heads, int head_dim,
                     const RopeParams& params) = 0;

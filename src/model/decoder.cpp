@@ -210,8 +210,7 @@ class DecoderModel : public Model {
       b.rms_norm(q, layer.q_norm, q, n * a.n_head, a.head_dim, hp_.rms_eps);
       b.rms_norm(k, layer.k_norm, k, n * a.n_head_kv, a.head_dim, hp_.rms_eps);
     }
-    b.rope_store_kv(q, k, v, cache, view, a, layer.rope);
-    b.attention(cache, q, view, a, ws_.attn->as<float>());
+    b.rope_store_attention(q, k, v, cache, view, a, layer.rope, ws_.attn->as<float>());
   }
 
   // x += [rmsnorm] W · h: one fused op where the family has no post-norm.

@@ -311,6 +311,60 @@ void set_attention_cost(OpCheck& check, const std::vector<int32_t>& positions,
 
 void check_prefill_run_attention(Context& ctx);
 
+// The fused rope_store_kv + attention of one token (a decode step: slot, position) over the
+// cache `history`, with interleaved and neox pairs (half the head rotated): its output and
+// the cache after, against reference rope, store_kv and attention. q and k are scratch to the
+// op, so they are not compared.
+void check_rope_store_attention(Context& ctx, const std::vector<uint8_t>& history, KvType kv,
+                                int64_t n_ctx, const AttentionParams& ap, int32_t position,
+                                int32_t slot, const std::string& shape) {
+  const int64_t kv_width = static_cast<int64_t>(ap.n_head_kv) * ap.head_dim;
+  const std::vector<float> q = gaussian(ctx.rng, static_cast<int64_t>(ap.n_head) * ap.head_dim),
+                           k = gaussian(ctx.rng, kv_width), v = gaussian(ctx.rng, kv_width);
+  const std::vector<int32_t> slots = {slot}, positions = {position};
+  const BatchView host_batch{nullptr, positions.data(), slots.data(), 1};
+  for (const bool neox : {false, true}) {
+    const RopeParams rp{neox ? ap.head_dim / 2 : ap.head_dim, 10000.0f, 1.0f, neox};
+    std::vector<float> roped_q = q, roped_k = k, want(q.size());
+    std::vector<uint8_t> want_k = history, want_v = history;
+    const KvLayer host_cache{want_k.data(), want_v.data(), kv, n_ctx, kv_width};
+    reference::rope(roped_q.data(), host_batch, ap.n_head, ap.head_dim, rp);
+    reference::rope(roped_k.data(), host_batch, ap.n_head_kv, ap.head_dim, rp);
+    reference::store_kv(host_cache, roped_k.data(), v.data(), host_batch);
+    reference::attention(host_cache, roped_q.data(), host_batch, ap, want.data());
+
+    Guarded k_cache = Guarded::of(ctx.backend, history),
+            v_cache = Guarded::of(ctx.backend, history);
+    Guarded dq = Guarded::of(ctx.backend, q), dk = Guarded::of(ctx.backend, k),
+            dv = Guarded::of(ctx.backend, v), dslot = Guarded::of(ctx.backend, slots),
+            dpos = Guarded::of(ctx.backend, positions);
+    Guarded out(ctx.backend, nullptr, q.size() * sizeof(float));
+    const KvLayer cache{k_cache.ptr<void>(), v_cache.ptr<void>(), kv, n_ctx, kv_width};
+    const BatchView batch{nullptr, dpos.ptr<int32_t>(), dslot.ptr<int32_t>(), 1};
+    auto attend = [&] {
+      ctx.backend.rope_store_attention(dq.ptr<float>(), dk.ptr<float>(), dv.ptr<float>(), cache,
+                                       batch, ap, rp, out.ptr<float>());
+    };
+    attend();
+    OpCheck c{"rope_store_attention", std::string(kv_type_name(kv)),
+              fmt::format("{} n_rot={}{}", shape, rp.n_rot, neox ? " neox" : "")};
+    c.threshold = kAccumulating;
+    set_attention_cost(c, positions, ap, kv);
+    std::vector<float> got = out.read<float>(c.guards_intact);
+    for (const Guarded* g : {&k_cache, &v_cache}) {
+      const auto part = cache_to_f32(g->read<uint8_t>(c.guards_intact), kv);
+      got.insert(got.end(), part.begin(), part.end());
+    }
+    for (const std::vector<uint8_t>* g : {&want_k, &want_v}) {
+      const auto part = cache_to_f32(*g, kv);
+      want.insert(want.end(), part.begin(), part.end());
+    }
+    // Timing reruns may rope q and k again (where the op is not fused); the first result is
+    // the one checked.
+    ctx.finish(c, got, want, attend);
+  }
+}
+
 void check_kv_and_attention(Context& ctx) {
   struct Case {
     int n_head, n_head_kv, head_dim, n_ctx;
@@ -452,6 +506,8 @@ void check_kv_and_attention(Context& ctx) {
         set_attention_cost(d, one_position, ap, kv);
         const auto got_one = out1.read<float>(d.guards_intact);
         ctx.finish(d, got_one, want_one, attend_one);
+        check_rope_store_attention(ctx, history, kv, ac.n_ctx, ap, positions[kToken], slots[kToken],
+                                   d.shape);
       }
     }
   }
@@ -743,7 +799,7 @@ constexpr OpEntry kOps[] = {
      "gated_matmul_gelu+norm",
      check_fused_matmuls},
     {"rope", check_rope},
-    {"store_kv,rope_store_kv,attention", check_kv_and_attention},
+    {"store_kv,rope_store_kv,attention,rope_store_attention", check_kv_and_attention},
     {"swiglu,geglu,add,scale,softcap", check_elementwise},
     {"add_bias", check_add_bias},
     {"gather_rows", check_gather_rows},

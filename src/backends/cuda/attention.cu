@@ -7,6 +7,7 @@
 
 #include "backends/cuda/dependent_launch.cuh"
 #include "backends/cuda/kv_access.cuh"
+#include "backends/cuda/rope.cuh"
 #include "backends/cuda/warp.cuh"
 #include "util/error.h"
 
@@ -25,6 +26,12 @@ namespace {
 // 132 SMs), so their keys are split over up to kMaxAttnSplits blocks (flash-decoding), at
 // least kMinKeysPerSplit keys each. Each block writes its (max, sum, weighted values) to
 // scratch; the last to arrive merges them in split order (deterministic) and writes out.
+//
+// A single-token step may hand the kernel its own key and value unroped (OwnKey; the fused
+// rope_store_kv + attention, one launch fewer per layer): every block ropes its query head
+// and the key in shared memory and takes that key (as the cache will hold it) from there, so
+// no block reads the cache row being written; the block of split 0 and the group's first
+// head writes it.
 //
 // Heads up to 128 wide keep to 64 registers, so that the 4 blocks per SM that the split
 // count aims at fit (71 -> 64 registers: +19% decode at 4K context on the 8B shape); wider
@@ -51,17 +58,54 @@ __device__ __forceinline__ void load_kv_values(const void* base, int64_t i, floa
   }
 }
 
+// The launch's OwnToken with its rope's frequencies; k null where the token is not fused.
+struct OwnKey {
+  const float* k = nullptr;
+  const float* v = nullptr;
+  RopeParams rope;
+  InverseFrequencies f;
+};
+
 // Weight of a partial softmax (max m_part, sum l_part) rescaled to the overall max m_all;
 // parts without keys weigh nothing.
 __device__ __forceinline__ float merge_weight(float m_part, float l_part, float m_all) {
   return l_part > 0.0f ? __expf(m_part - m_all) : 0.0f;
 }
 
+// The token's query head (from qh) and its KV head `kv_head`'s key, roped at `position`, and
+// value, into own_q, own_k, own_v (head_dim each; key and value as the cache holds them);
+// `writes` stores the key and value in the cache at (slot, position).
+__device__ void rope_store_own_key(const KvLayer& c, const float* qh, const OwnKey& own, int slot,
+                                   int position, int kv_head, bool writes, int head_dim,
+                                   float* own_q, float* own_k, float* own_v) {
+  const int64_t src = static_cast<int64_t>(kv_head) * head_dim;
+  for (int d = threadIdx.x; d < head_dim; d += blockDim.x)
+    own_q[d] = qh[d], own_k[d] = own.k[src + d], own_v[d] = own.v[src + d];
+  __syncthreads();
+  for (int i = threadIdx.x; i < own.rope.n_rot / 2; i += blockDim.x) {
+    int a, b;
+    rotate_pair(own_q, i, position, own.rope, own.f, a, b);
+    rotate_pair(own_k, i, position, own.rope, own.f, a, b);
+  }
+  __syncthreads();
+  const int64_t row =
+      (static_cast<int64_t>(slot) * c.n_ctx + position % c.n_ctx) * c.kv_width + src;
+  for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
+    if (writes) {
+      store_kv_value(c.k, c.type, row + d, own_k[d]);
+      store_kv_value(c.v, c.type, row + d, own_v[d]);
+    }
+    own_k[d] = round_to_kv(c.type, own_k[d]);
+    own_v[d] = round_to_kv(c.type, own_v[d]);
+  }
+  __syncthreads();
+}
+
 template <KvType kType, int kVec, int kChunks>
 __global__ void __launch_bounds__(kAttnWarps* kWarp, kChunks == 1 ? 4 : 2)
     attention_kernel(KvLayer c, const float* __restrict__ q, const int32_t* __restrict__ slots,
                      const int32_t* __restrict__ positions, AttentionParams p, int splits,
-                     AttentionScratch scratch, float* __restrict__ out) {
+                     AttentionScratch scratch, float* __restrict__ out, OwnKey own) {
   constexpr int kDims = kVec * kChunks;  // head dims per lane
   await_previous_and_allow_next();
   const int pair = blockIdx.x, t = pair / p.n_head, h = pair % p.n_head;
@@ -81,13 +125,21 @@ __global__ void __launch_bounds__(kAttnWarps* kWarp, kChunks == 1 ? 4 : 2)
                        static_cast<int64_t>(h / group) * p.head_dim;
   auto dim_of = [lane](int chunk) { return (chunk * kWarp + lane) * kVec; };
 
+  // The token's own key (last of its keys) and query, roped here where it is fused.
+  __shared__ float own_q[kMaxAttnHeadDim], own_k[kMaxAttnHeadDim], own_v[kMaxAttnHeadDim];
+  const bool fused = own.k != nullptr;
+  if (fused)
+    rope_store_own_key(c, qh, own, slots[t], positions[t], h / group,
+                       h % group == 0 && blockIdx.y == 0, p.head_dim, own_q, own_k, own_v);
+  const int own_key = fused ? n_keys - 1 : -1;
+
   float qv[kDims], acc[kDims];
 #pragma unroll
   for (int ch = 0; ch < kChunks; ++ch) {
 #pragma unroll
     for (int e = 0; e < kVec; ++e) {
       const int d = dim_of(ch) + e;
-      qv[ch * kVec + e] = d < p.head_dim ? qh[d] : 0.0f;
+      qv[ch * kVec + e] = d < p.head_dim ? (fused ? own_q[d] : qh[d]) : 0.0f;
       acc[ch * kVec + e] = 0.0f;
     }
   }
@@ -103,7 +155,13 @@ __global__ void __launch_bounds__(kAttnWarps* kWarp, kChunks == 1 ? 4 : 2)
       const bool in = j0 + u < key_end;
 #pragma unroll
       for (int ch = 0; ch < kChunks; ++ch) {
-        if (in && dim_of(ch) < p.head_dim) {
+        if (in && j0 + u == own_key && dim_of(ch) < p.head_dim) {
+#pragma unroll
+          for (int e = 0; e < kVec; ++e) {
+            ks[u][ch * kVec + e] = own_k[dim_of(ch) + e];
+            vs[u][ch * kVec + e] = own_v[dim_of(ch) + e];
+          }
+        } else if (in && dim_of(ch) < p.head_dim) {
           load_kv_values<kType, kVec>(c.k, row + dim_of(ch), &ks[u][ch * kVec]);
           load_kv_values<kType, kVec>(c.v, row + dim_of(ch), &vs[u][ch * kVec]);
         } else {
@@ -355,12 +413,16 @@ int64_t attention_partial_floats(int max_pairs) {
 
 void attention(const KvLayer& cache, const float* q, const BatchView& batch,
                const AttentionParams& p, const AttentionScratch& scratch, float* out,
-               cudaStream_t stream) {
+               cudaStream_t stream, const OwnToken* own) {
   if (p.head_dim > kMaxAttnHeadDim) {
     fail("the CUDA attention kernel supports head sizes up to {}, got {}", kMaxAttnHeadDim,
          p.head_dim);
   }
   if (batch.n == 0) return;
+  if (own != nullptr && (batch.n != 1 || p.head_dim % 2 != 0)) {
+    fail("the fused rope, store and attention takes one token of an even head size, got {} of {}",
+         batch.n, p.head_dim);
+  }
   // Batches of global layers share K/V loads across a tile of tokens and a head group;
   // single tokens (decode) split their keys over the warps of one block instead.
   const int group = p.n_head / p.n_head_kv;
@@ -391,9 +453,11 @@ void attention(const KvLayer& cache, const float* q, const BatchView& batch,
       pairs < scratch.max_pairs
           ? std::min(kMaxAttnSplits, (kSplitBlocksPerSm * scratch.max_pairs + pairs - 1) / pairs)
           : 1;
+  OwnKey own_key;
+  if (own != nullptr) own_key = {own->k, own->v, own->rope, inverse_frequencies(own->rope)};
   check(launch_dependent(attention_kernel_for(cache.type, p.head_dim), dim3(pairs, splits),
                          kAttnWarps * kWarp, 0, stream, cache, q, batch.slots, batch.positions, p,
-                         splits, scratch, out),
+                         splits, scratch, out, own_key),
         "attention");
 }
 

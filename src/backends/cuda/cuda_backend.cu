@@ -202,6 +202,17 @@ class CudaBackend : public Backend, public OpGraphs {
     }
     cuda::rope_store_kv(q, k, v, cache, batch, a, rope, stream_);
   }
+  // Single-token steps rope and store their own key inside the decode attention kernel.
+  void rope_store_attention(float* q, float* k, const float* v, const KvLayer& cache,
+                            const BatchView& batch, const AttentionParams& a,
+                            const RopeParams& rope, float* out) override {
+    if (batch.n != 1 || a.head_dim % 2 != 0) {
+      Backend::rope_store_attention(q, k, v, cache, batch, a, rope, out);
+      return;
+    }
+    const cuda::OwnToken own{k, v, rope};
+    cuda::attention(cache, q, batch, a, attention_scratch_, out, stream_, &own);
+  }
   void rope(float* x, const BatchView& batch, int n_heads, int head_dim,
             const RopeParams& params) override {
     cuda::rope(x, batch, n_heads, head_dim, params, stream_);

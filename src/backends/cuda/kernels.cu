@@ -9,6 +9,7 @@
 #include "backends/cuda/decode_group.cuh"
 #include "backends/cuda/dependent_launch.cuh"
 #include "backends/cuda/kv_access.cuh"
+#include "backends/cuda/rope.cuh"
 #include "backends/cuda/warp.cuh"
 #include "quant/decode.h"
 #include "quant/types.h"
@@ -79,39 +80,6 @@ __global__ void rms_norm_kernel(const float* __restrict__ x, const float* __rest
   const float inv_rms = rsqrtf(block_reduce<false>(sum, partial) / dim + eps);
   float* yr = out + static_cast<int64_t>(blockIdx.x) * dim;
   for (int i = threadIdx.x; i < dim; i += blockDim.x) yr[i] = xr[i] * inv_rms * weight[i];
-}
-
-// rope_inverse_frequency of every pair, computed on the host (the device's pow in double
-// costs microseconds on a decode step's critical path and may differ in the last bit) and
-// passed by value with the launch.
-constexpr int kMaxRopePairs = 128;  // head dims up to 256, the attention kernel's limit too
-struct InverseFrequencies {
-  double pair[kMaxRopePairs];
-};
-
-InverseFrequencies inverse_frequencies(const RopeParams& p) {
-  if (p.n_rot / 2 > kMaxRopePairs) {
-    fail("the CUDA rope kernels rotate up to {} dimensions, got {}", 2 * kMaxRopePairs, p.n_rot);
-  }
-  InverseFrequencies f{};
-  for (int i = 0; i < p.n_rot / 2; ++i) f.pair[i] = rope_inverse_frequency(i, p);
-  return f;
-}
-
-// Rotates the pair of dims (a, b) of one head vector v for pair index i < n_rot / 2 at
-// `position`; angles in double, as the reference computes them.
-__device__ __forceinline__ void rotate_pair(float* v, int i, int position, const RopeParams& p,
-                                            const InverseFrequencies& f, int& a, int& b) {
-  const int half = p.n_rot / 2;
-  const double inv_freq = f.pair[i];
-  const double factor = p.freq_factors != nullptr ? p.freq_factors[i] : 1.0;
-  const double theta = position * static_cast<double>(p.freq_scale) * inv_freq / factor;
-  double s, c;
-  sincos(theta, &s, &c);
-  a = p.neox ? i : 2 * i, b = p.neox ? i + half : 2 * i + 1;
-  const double x0 = v[a], x1 = v[b];
-  v[a] = static_cast<float>(x0 * c - x1 * s);
-  v[b] = static_cast<float>(x0 * s + x1 * c);
 }
 
 // One thread per rotated pair.
@@ -227,6 +195,15 @@ __global__ void gather_rows_kernel(const float* __restrict__ x, const int32_t* _
 constexpr int kThreads = 256;
 
 }  // namespace
+
+InverseFrequencies inverse_frequencies(const RopeParams& p) {
+  if (p.n_rot / 2 > kMaxRopePairs) {
+    fail("the CUDA rope kernels rotate up to {} dimensions, got {}", 2 * kMaxRopePairs, p.n_rot);
+  }
+  InverseFrequencies f{};
+  for (int i = 0; i < p.n_rot / 2; ++i) f.pair[i] = rope_inverse_frequency(i, p);
+  return f;
+}
 
 bool dependent_launches_enabled() {
   static const bool enabled = std::getenv("CONCORD_NO_PDL") == nullptr;

@@ -56,9 +56,17 @@ struct AttentionScratch {
   int max_pairs = 0;             // batches of fewer pairs split (the SM count; 0: never)
 };
 int64_t attention_partial_floats(int max_pairs);
+// A single-token step's own key and value, unroped, for the decode attention kernel to rope
+// and store itself: rope_store_kv and attention in one launch (q unroped too; q and k are
+// left as they were).
+struct OwnToken {
+  const float* k = nullptr;  // [n_head_kv * head_dim]
+  const float* v = nullptr;
+  RopeParams rope;
+};
 void attention(const KvLayer& cache, const float* q, const BatchView& batch,
                const AttentionParams& p, const AttentionScratch& scratch, float* out,
-               cudaStream_t stream);
+               cudaStream_t stream, const OwnToken* own = nullptr);
 // Prefill attention of a batch that is one run of a slot's positions first .. first + n - 1
 // in a global layer, on tensor cores through cuBLAS (attention_gemm.cu); `workspace` holds
 // prefill_attention_bytes(first, n, p, cache.type) bytes. Head sizes a multiple of 8.

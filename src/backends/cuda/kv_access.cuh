@@ -31,4 +31,9 @@ __device__ __forceinline__ void store_kv_value(void* base, KvType type, int64_t 
   }
 }
 
+// v as the cache holds it: what load_kv returns after store_kv_value(v).
+__device__ __forceinline__ float round_to_kv(KvType type, float v) {
+  return type == KvType::F32 ? v : __half2float(__float2half_rn(v));
+}
+
 }  // namespace concord::cuda
