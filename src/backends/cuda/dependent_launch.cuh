@@ -1,6 +1,6 @@
 // Programmatic dependent launches (Hopper): a kernel launched with launch_dependent() may
 // start while the kernel before it in the stream still runs, so its launch latency overlaps
-// that kernel's tail. Decode steps are chains of short kernels (six per layer), where those
+// that kernel's tail. Decode steps are chains of short kernels (five per layer), where those
 // gaps are a large share of the step. (Loading the first weights before the wait was tried:
 // the extra live registers cost more occupancy than the overlap gained; docs/perf.md.)
 //
