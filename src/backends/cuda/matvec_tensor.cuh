@@ -55,9 +55,9 @@ struct StagedTensorX {
   }
 };
 
-// Runs a thread stages per round of stage_tensor_activations. A round issues all its loads
-// before it converts any, so it waits on L2 once; a 14336-wide down projection took 7 rounds
-// of one run, each waiting, while the stages of weights it had prefetched sat ready.
+// How many runs a thread stages per round of stage_tensor_activations. A round issues all its
+// loads before it converts any, so it waits on L2 once; a 14336-wide down projection took 7
+// rounds of one run, each waiting, while the stages of weights it had prefetched sat ready.
 constexpr int kStagingRuns = 4;
 
 // Stages one token's x (times gain / rms(x) with a norm, so the sums need no scale after) for
