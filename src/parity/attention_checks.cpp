@@ -21,8 +21,8 @@ std::vector<float> cache_to_f32(const std::vector<uint8_t>& bytes, KvType type) 
   return out;
 }
 
-// Appends the backend's K and V caches (as floats) to `got` and the reference's to `want`, so
-// that one check covers an op's output and what it stored.
+// Appends the backend's K and V caches (as floats) to `got` and the reference's to `want`:
+// what an op stored, for a check of its own or after the op's output.
 void append_caches(std::vector<float>& got, std::vector<float>& want,
                    std::initializer_list<std::reference_wrapper<const Guarded>> device,
                    std::initializer_list<std::reference_wrapper<const std::vector<uint8_t>>> host,
@@ -110,17 +110,12 @@ void check_rope_store_attention(Context& ctx, const std::vector<uint8_t>& histor
     reference::store_kv(host_cache, roped_k.data(), v.data(), host_batch);
     reference::attention(host_cache, roped_q.data(), host_batch, ap, want.data());
 
-    Guarded k_cache = Guarded::of(ctx.backend, history),
-            v_cache = Guarded::of(ctx.backend, history);
-    Guarded dq = Guarded::of(ctx.backend, q), dk = Guarded::of(ctx.backend, k),
-            dv = Guarded::of(ctx.backend, v), dslot = Guarded::of(ctx.backend, slots),
-            dpos = Guarded::of(ctx.backend, positions);
-    Guarded out(ctx.backend, nullptr, q.size() * sizeof(float));
-    const KvLayer cache{k_cache.ptr<void>(), v_cache.ptr<void>(), kv, n_ctx, kv_width};
-    const BatchView batch{nullptr, dpos.ptr<int32_t>(), dslot.ptr<int32_t>(), 1};
+    DeviceAttention dev(ctx.backend, history, k, v, q, slots, positions);
+    const KvLayer cache = dev.cache(kv, n_ctx, kv_width);
+    const BatchView batch = dev.batch(1);
     auto attend = [&] {
-      ctx.backend.rope_store_attention(dq.ptr<float>(), dk.ptr<float>(), dv.ptr<float>(), cache,
-                                       batch, ap, rp, out.ptr<float>());
+      ctx.backend.rope_store_attention(dev.q.ptr<float>(), dev.k.ptr<float>(), dev.v.ptr<float>(),
+                                       cache, batch, ap, rp, dev.out.ptr<float>());
     };
     attend();
     OpCheck c{"rope_store_attention", std::string(kv_type_name(kv)),
@@ -133,10 +128,11 @@ void check_rope_store_attention(Context& ctx, const std::vector<uint8_t>& histor
     stored.shape += " stored K, V";
     stored.threshold = kElementwise;
     std::vector<float> got_kv, want_kv;
-    append_caches(got_kv, want_kv, {k_cache, v_cache}, {want_k, want_v}, kv, stored.guards_intact);
+    append_caches(got_kv, want_kv, {dev.k_cache, dev.v_cache}, {want_k, want_v}, kv,
+                  stored.guards_intact);
     // Timing reruns may rope q and k again (where the op is not fused); the first result is
     // the one checked.
-    const std::vector<float> got = out.read<float>(c.guards_intact);
+    const std::vector<float> got = dev.out.read<float>(c.guards_intact);
     ctx.finish(c, got, want, attend);
     ctx.finish(stored, got_kv, want_kv, attend);
   }
