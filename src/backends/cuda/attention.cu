@@ -101,13 +101,31 @@ __device__ void rope_store_own_key(const KvLayer& c, const float* qh, const OwnK
   __syncthreads();
 }
 
+// Asks L2 for the K and V rows (head_dim values from row_of(j)) of keys [begin, end), one
+// 128-byte line per thread at a time. A prefetch is only a hint, and L2 is where every write
+// lands: rows the previous kernel may still be writing are safe to ask for.
+template <typename RowOf>
+__device__ void prefetch_rows_to_l2(const KvLayer& c, int head_dim, int begin, int end,
+                                    RowOf row_of) {
+  const int value_bytes = c.type == KvType::F32 ? 4 : 2;
+  const int lines = (head_dim * value_bytes + 127) / 128;  // per row
+  for (int i = threadIdx.x; i < (end - begin) * lines; i += blockDim.x) {
+    const int64_t at = row_of(begin + i / lines) * value_bytes + 128 * (i % lines);
+    asm volatile("prefetch.global.L2 [%0];" ::"l"(static_cast<const char*>(c.k) + at));
+    asm volatile("prefetch.global.L2 [%0];" ::"l"(static_cast<const char*>(c.v) + at));
+  }
+}
+
 template <KvType kType, int kVec, int kChunks>
 __global__ void __launch_bounds__(kAttnWarps* kWarp, kChunks == 1 ? 4 : 2)
     attention_kernel(KvLayer c, const float* __restrict__ q, const int32_t* __restrict__ slots,
                      const int32_t* __restrict__ positions, AttentionParams p, int splits,
                      AttentionScratch scratch, float* __restrict__ out, OwnKey own) {
   constexpr int kDims = kVec * kChunks;  // head dims per lane
-  await_previous_and_allow_next();
+  // Positions and slots come from the host, uploaded before the step's first kernel, so
+  // they are read before the dependency wait: blocks without keys leave at once, and the
+  // others prefetch their keys' rows into L2 first, ahead of the weights the next kernel
+  // starts streaming once this one passes the wait (8B Q4_0 tg128 +2%, 1B +3.5%).
   const int pair = blockIdx.x, t = pair / p.n_head, h = pair % p.n_head;
   const int warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp;
   const int first = p.window > 0 ? max(0, positions[t] - p.window + 1) : 0;
@@ -119,10 +137,18 @@ __global__ void __launch_bounds__(kAttnWarps* kWarp, kChunks == 1 ? 4 : 2)
   const int key_begin = blockIdx.y * per_split, key_end = min(n_keys, key_begin + per_split);
   const int first_row = static_cast<int>(first % c.n_ctx);
   const int group = p.n_head / p.n_head_kv;
-  const int q_width = p.n_head * p.head_dim;
-  const float* qh = q + static_cast<int64_t>(t) * q_width + h * p.head_dim;
   const int64_t base = static_cast<int64_t>(slots[t]) * c.n_ctx * c.kv_width +
                        static_cast<int64_t>(h / group) * p.head_dim;
+  // Ring row of key j: (first + j) mod n_ctx, with j < n_keys <= n_ctx (one wrap at most).
+  const auto row_of = [&](int j) {
+    int ring = first_row + j;
+    if (ring >= c.n_ctx) ring -= static_cast<int>(c.n_ctx);
+    return base + static_cast<int64_t>(ring) * c.kv_width;
+  };
+  prefetch_rows_to_l2(c, p.head_dim, key_begin, key_end, row_of);
+  await_previous_and_allow_next();
+  const int q_width = p.n_head * p.head_dim;
+  const float* qh = q + static_cast<int64_t>(t) * q_width + h * p.head_dim;
   auto dim_of = [lane](int chunk) { return (chunk * kWarp + lane) * kVec; };
 
   // The token's own key (last of its keys) and query, roped here where it is fused.
@@ -148,10 +174,7 @@ __global__ void __launch_bounds__(kAttnWarps* kWarp, kChunks == 1 ? 4 : 2)
     float ks[kStepKeys][kDims], vs[kStepKeys][kDims];
 #pragma unroll
     for (int u = 0; u < kStepKeys; ++u) {
-      // Ring row of key j: (first + j) mod n_ctx, with j < n_keys <= n_ctx (one wrap at most).
-      int ring = first_row + j0 + u;
-      if (ring >= c.n_ctx) ring -= static_cast<int>(c.n_ctx);
-      const int64_t row = base + static_cast<int64_t>(ring) * c.kv_width;
+      const int64_t row = row_of(j0 + u);
       const bool in = j0 + u < key_end;
 #pragma unroll
       for (int ch = 0; ch < kChunks; ++ch) {

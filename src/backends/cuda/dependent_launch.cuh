@@ -1,14 +1,17 @@
 // Programmatic dependent launches (Hopper): a kernel launched with launch_dependent() may
 // start while the kernel before it in the stream still runs, so its launch latency overlaps
 // that kernel's tail. Decode steps are chains of short kernels (five per layer), where those
-// gaps are a large share of the step. (Loading the first weights before the wait was tried:
-// the extra live registers cost more occupancy than the overlap gained; docs/perf.md.)
+// gaps are a large share of the step.
 //
-// Every kernel launched this way opens with await_previous_and_allow_next(), before it
-// reads or writes anything: it returns once the previous kernel has finished and its writes
-// are visible (and, by induction, those of every kernel before it), then lets the next
-// kernel be scheduled. Allowing it earlier would let a chain of kernels, each allowing the
-// next, sit waiting on the SMs. In a kernel launched normally it does nothing.
+// Every kernel launched this way calls await_previous_and_allow_next() before it writes
+// anything or reads what a kernel writes: it returns once the previous kernel has finished
+// and its writes are visible (and, by induction, those of every kernel before it), then lets
+// the next kernel be scheduled. Allowing it earlier would let a chain of kernels, each
+// allowing the next, sit waiting on the SMs. Before the wait a kernel reads only what no
+// kernel writes: weights (the streaming matvec copies its first stages there; the
+// register-fed kernels measured slower doing so, their live registers costing occupancy)
+// and the positions and slots the host uploads before a step (the decode attention kernel
+// prefetches its keys' cache rows there). In a kernel launched normally it does nothing.
 #pragma once
 
 #include <cuda_runtime.h>

@@ -63,14 +63,19 @@ constexpr int kStagingRuns = 4;
 // Stages one token's x (times gain / rms(x) with a norm, so the sums need no scale after) for
 // the tensor path: a thread per run (block b = i / 4, lane order t = i % 4), whose 8 elements
 // are two runs of 4 in x; the quad of a block adds up its constant. n_in % 256 == 0, so every
-// warp's lanes take whole quads in every round.
+// warp's lanes take whole quads in every round. Where one round covers x (n_in <= 8192 at
+// 256 threads: the 8B Q/K/V and gate/up), the norm's sum of squares comes from the values
+// that round loads, not from a pass of its own over x.
 template <typename Block, bool kNorm>
 __device__ void stage_tensor_activations(const float* __restrict__ x,
                                          const float* __restrict__ gain, float eps, int64_t n_in,
                                          uint8_t* area) {
   __shared__ float warp_sums[kWarp];
+  const int n_blocks = static_cast<int>(n_in / 32), n_runs = 4 * n_blocks;
+  const int stride = static_cast<int>(blockDim.x);
+  const bool one_round = n_runs <= kStagingRuns * stride;
   float inv_rms = 1.0f;
-  if constexpr (kNorm) {
+  if (kNorm && !one_round) {
     float squares = 0.0f;
 #pragma unroll 4
     for (int64_t i = threadIdx.x; i < n_in / 4; i += blockDim.x) {
@@ -79,12 +84,11 @@ __device__ void stage_tensor_activations(const float* __restrict__ x,
     }
     inv_rms = rsqrtf(block_reduce<false>(squares, warp_sums) / n_in + eps);
   }
-  const int n_blocks = static_cast<int>(n_in / 32), n_runs = 4 * n_blocks;
   auto* runs = reinterpret_cast<uint4*>(area);
   auto* constants = reinterpret_cast<float*>(area + 64 * static_cast<size_t>(n_blocks));
-  const int stride = static_cast<int>(blockDim.x);
   for (int round = 0; round < n_runs; round += kStagingRuns * stride) {
-    float4 v[kStagingRuns][2];  // run k's two runs of 4 elements (times gain / rms)
+    float4 v[kStagingRuns][2];  // run k's two runs of 4 elements (times gain)
+    float squares = 0.0f;       // of the round's x (one_round: all of this thread's)
 #pragma unroll
     for (int k = 0; k < kStagingRuns; ++k) {
       const int i = round + k * stride + static_cast<int>(threadIdx.x);
@@ -92,14 +96,17 @@ __device__ void stage_tensor_activations(const float* __restrict__ x,
 #pragma unroll
       for (int half = 0; half < 2; ++half) {
         const int first = 32 * (i / 4) + tensor::Operands<Block>::element(i % 4, 4 * half);
-        v[k][half] = *reinterpret_cast<const float4*>(x + first);
+        float4& e = v[k][half];
+        e = *reinterpret_cast<const float4*>(x + first);
         if constexpr (kNorm) {
+          squares += e.x * e.x + e.y * e.y + e.z * e.z + e.w * e.w;
           const float4 g = *reinterpret_cast<const float4*>(gain + first);
-          float4& e = v[k][half];
-          e.x *= g.x * inv_rms, e.y *= g.y * inv_rms, e.z *= g.z * inv_rms, e.w *= g.w * inv_rms;
+          e.x *= g.x, e.y *= g.y, e.z *= g.z, e.w *= g.w;
         }
       }
     }
+    // Uniform: one_round blocks take this loop once, every thread reaching the reduction.
+    if (kNorm && one_round) inv_rms = rsqrtf(block_reduce<false>(squares, warp_sums) / n_in + eps);
 #pragma unroll
     for (int k = 0; k < kStagingRuns; ++k) {
       const int i = round + k * stride + static_cast<int>(threadIdx.x);
@@ -107,7 +114,8 @@ __device__ void stage_tensor_activations(const float* __restrict__ x,
       uint16_t h[8];
 #pragma unroll
       for (int half = 0; half < 2; ++half) {
-        const float in_order[4] = {v[k][half].x, v[k][half].y, v[k][half].z, v[k][half].w};
+        const float4 e = v[k][half];
+        const float in_order[4] = {e.x * inv_rms, e.y * inv_rms, e.z * inv_rms, e.w * inv_rms};
 #pragma unroll
         for (int p = 0; p < 4; ++p)
           h[4 * half + p] = __half_as_ushort(to_half_saturated(in_order[tensor::pair_order(p)]));
