@@ -140,13 +140,20 @@ void check_rope_store_attention(Context& ctx, const std::vector<uint8_t>& histor
 
 // Attention of a prompt's prefill: one run of a slot's consecutive positions, known to be
 // one on the host (BatchView::run_slot), which backends may attend on another path (CUDA:
-// tensor cores for runs of 64 tokens and more). Fresh and continuing prompts, soft-capping.
+// tensor cores for runs of 64 tokens and more, tiles of tokens below). Fresh and continuing
+// prompts, soft-capping, and a long batch not declared a run (CUDA: tiles of tokens, as
+// ragged batches large enough to fill the SMs).
 void check_prefill_run_attention(Context& ctx) {
   struct Case {
     int n_head, n_head_kv, head_dim, first, n;
     float softcap = 0.0f;
+    bool declared = true;  // the batch's BatchView names its run
   };
-  const Case cases[] = {{8, 2, 128, 0, 100}, {8, 2, 128, 60, 100}, {4, 1, 256, 37, 70, 50.0f}};
+  const Case cases[] = {{8, 2, 128, 0, 100},
+                        {8, 2, 128, 60, 100},
+                        {4, 1, 256, 37, 70, 50.0f},
+                        {8, 2, 128, 20, 40},
+                        {8, 8, 64, 10, 200, 0.0f, false}};
   for (KvType kv : ctx.backend.capabilities().kv_types) {
     for (const Case& rc : cases) {
       const int64_t kv_width = static_cast<int64_t>(rc.n_head_kv) * rc.head_dim;
@@ -170,15 +177,16 @@ void check_prefill_run_attention(Context& ctx) {
 
       DeviceAttention dev(ctx.backend, history, k, v, q, slots, positions);
       const KvLayer cache = dev.cache(kv, n_ctx, kv_width);
-      const BatchView batch = dev.batch(rc.n, slot, rc.first);
+      const BatchView batch = rc.declared ? dev.batch(rc.n, slot, rc.first) : dev.batch(rc.n);
       ctx.backend.store_kv(cache, dev.k.ptr<float>(), dev.v.ptr<float>(), batch);
       auto attend = [&] {
         ctx.backend.attention(cache, dev.q.ptr<float>(), batch, ap, dev.out.ptr<float>());
       };
       attend();
       OpCheck a{"attention", std::string(kv_type_name(kv)),
-                fmt::format("heads={}/{} dim={} run n={} from={} softcap={}", rc.n_head,
-                            rc.n_head_kv, rc.head_dim, rc.n, rc.first, rc.softcap)};
+                fmt::format("heads={}/{} dim={} {} n={} from={} softcap={}", rc.n_head,
+                            rc.n_head_kv, rc.head_dim, rc.declared ? "run" : "undeclared run", rc.n,
+                            rc.first, rc.softcap)};
       a.threshold = kAccumulating;
       set_attention_cost(a, positions, ap, kv);
       const auto got = dev.out.read<float>(a.guards_intact);
