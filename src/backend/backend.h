@@ -51,6 +51,9 @@ class DeviceBuffer {
   virtual ~DeviceBuffer() = default;
   virtual void* data() const = 0;
   virtual size_t bytes() const = 0;
+  // Where the host reads the buffer directly once synchronize() returns, with no download;
+  // null for buffers the host cannot see (see Backend::allocate_readback).
+  virtual const void* host_view() const { return nullptr; }
 
   template <typename T>
   T* as() const {
@@ -145,6 +148,10 @@ class Backend {
   // --- memory and synchronisation -----------------------------------------------------
   // Throws concord::Error stating the bytes needed and free when out of memory.
   virtual std::unique_ptr<DeviceBuffer> allocate(size_t bytes) = 0;
+  // A buffer that ops write and the host then reads in full (logits). A backend whose
+  // device can write host memory directly may hand out such a buffer (its host_view()), so
+  // the bytes cross while the op that writes them runs, not after it.
+  virtual std::unique_ptr<DeviceBuffer> allocate_readback(size_t bytes) { return allocate(bytes); }
   virtual void upload(void* device_dst, const void* host_src, size_t bytes) = 0;
   virtual void download(void* host_dst, const void* device_src, size_t bytes) = 0;
   // Device memory to device memory, in order with the ops.

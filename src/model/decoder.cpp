@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <map>
 #include <tuple>
 
@@ -114,8 +115,14 @@ class DecoderModel : public Model {
       run_ops(view, n, m, cache);
     }
     if (m == 0) return;
-    backend_.download(logits.data(), ws_.logits->data(), logits.size() * sizeof(float));
-    backend_.synchronize();
+    const size_t bytes = logits.size() * sizeof(float);
+    if (const void* host = ws_.logits->host_view()) {
+      backend_.synchronize();
+      std::memcpy(logits.data(), host, bytes);
+    } else {
+      backend_.download(logits.data(), ws_.logits->data(), bytes);
+      backend_.synchronize();
+    }
   }
 
  private:
@@ -251,7 +258,8 @@ class DecoderModel : public Model {
     if (m > ws_.logit_capacity) {
       const int c = std::max(m, 2 * ws_.logit_capacity);
       ws_.picked = floats(static_cast<int64_t>(c) * hp_.n_embd);
-      ws_.logits = floats(static_cast<int64_t>(c) * hp_.n_vocab);
+      ws_.logits = b.allocate_readback(static_cast<size_t>(c) * static_cast<size_t>(hp_.n_vocab) *
+                                       sizeof(float));
       ws_.logit_capacity = c;
       graph_cache_.clear();
     }

@@ -3,7 +3,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <set>
+#include <vector>
 
 #include "backend/registry.h"
 #include "parity/op_harness.h"
@@ -29,6 +31,49 @@ TEST_P(OpParity, EveryOpTypeAndShapeMatchesTheReference) {
                             << (c.guards_intact ? "" : ", wrote outside its output");
   }
   EXPECT_EQ(ops.size(), parity::harness_ops().size());
+}
+
+// Uploads return before their copies land (CUDA stages small ones in pinned memory): the
+// host source may change at once, and a buffer reused by the next upload must not corrupt the
+// last. Sizes: one float, a step's ints, a vocab of logits (pieces not whole pages), and one
+// past the staging limit (copied directly).
+TEST_P(OpParity, CopiesRoundTripWhateverTheirSize) {
+  if (const auto why = find_backend(GetParam())->unavailable_reason()) {
+    GTEST_SKIP() << GetParam() << " backend unavailable: " << *why;
+  }
+  const std::unique_ptr<Backend> backend = create_backend(GetParam(), {2});
+  for (const size_t n : {size_t{1}, size_t{3000}, size_t{128256}, size_t{17} << 18}) {
+    std::vector<float> host(n);
+    for (size_t i = 0; i < n; ++i) host[i] = static_cast<float>(i % 1000) + 0.5f;
+    const auto first = backend->allocate(n * sizeof(float));
+    const auto second = backend->allocate(n * sizeof(float));
+    backend->upload(first->data(), host.data(), n * sizeof(float));
+    std::fill(host.begin(), host.end(), -1.0f);  // the first upload must already hold its copy
+    backend->upload(second->data(), host.data(), n * sizeof(float));
+    std::vector<float> back(n, 0.0f);
+    backend->download(back.data(), first->data(), n * sizeof(float));
+    for (size_t i = 0; i < n; ++i) {
+      ASSERT_EQ(back[i], static_cast<float>(i % 1000) + 0.5f) << n << " floats, at " << i;
+    }
+    backend->download(back.data(), second->data(), n * sizeof(float));
+    EXPECT_EQ(std::count(back.begin(), back.end(), -1.0f), static_cast<std::ptrdiff_t>(n));
+
+    // A read-back buffer written by an op: its host view (where it has one) or a download
+    // shows what the op wrote (first + second = the pattern less one).
+    const auto readback = backend->allocate_readback(n * sizeof(float));
+    backend->add(first->as<float>(), second->as<float>(), readback->as<float>(),
+                 static_cast<int64_t>(n));
+    backend->synchronize();
+    std::vector<float> seen(n, 0.0f);
+    if (const void* view = readback->host_view()) {
+      std::memcpy(seen.data(), view, n * sizeof(float));
+    } else {
+      backend->download(seen.data(), readback->data(), n * sizeof(float));
+    }
+    for (size_t i = 0; i < n; ++i) {
+      ASSERT_EQ(seen[i], static_cast<float>(i % 1000) - 0.5f) << n << " floats read back, at " << i;
+    }
+  }
 }
 
 TEST(OpHarness, FilterSelectsOneOp) {

@@ -5,9 +5,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "backends/cuda/kernels.cuh"
+#include "backends/cuda/pinned_staging.h"
 #include "util/error.h"
 
 namespace concord {
@@ -26,6 +28,34 @@ class CudaBuffer : public DeviceBuffer {
   void* data_;
   size_t bytes_;
 };
+
+// Page-locked host memory that kernels write through its device address (logits of a few
+// rows: their bytes cross PCIe while the logits kernel runs, not in a copy after it).
+class MappedBuffer : public DeviceBuffer {
+ public:
+  MappedBuffer(void* host, void* device, size_t bytes)
+      : host_(host), device_(device), bytes_(bytes) {}
+  ~MappedBuffer() override { cudaFreeHost(host_); }
+  void* data() const override { return device_; }
+  size_t bytes() const override { return bytes_; }
+  const void* host_view() const override { return host_; }
+
+ private:
+  void* host_;
+  void* device_;
+  size_t bytes_;
+};
+
+// Staged downloads go in this many pieces, each copied out of pinned memory while the next
+// crosses (8B Q4_0 tg128 on an H100, a 501 KiB download a step: 414.6 t/s direct, 420.2
+// staged whole, 420.9 in 4 pieces; docs/perf.md, session 16).
+constexpr int kDownloadPieces = 4;
+
+// Read-back buffers up to this size are mapped host memory (4 MiB: 8 rows of a 128K vocab);
+// larger ones (a prompt's logits for perplexity) stay on the device and are downloaded.
+// tg128 on an H100, downloads in pieces -> mapped logits: 8B Q4_0 419.5 -> 428.6 t/s, 1B
+// Q4_0 1,496 -> 1,556 (docs/perf.md, session 16).
+constexpr size_t kMaxMappedReadback = size_t{4} << 20;
 
 // Prefills of at least this many tokens attend on tensor cores (fewer: the tiled kernel).
 constexpr int kMinTensorCoreAttentionTokens = 64;
@@ -86,13 +116,29 @@ class CudaBackend : public Backend, public OpGraphs {
     }
     return std::make_unique<CudaBuffer>(p, bytes);
   }
+  std::unique_ptr<DeviceBuffer> allocate_readback(size_t bytes) override {
+    if (bytes <= kMaxMappedReadback) {
+      void* host = nullptr;
+      void* device = nullptr;
+      if (cudaHostAlloc(&host, std::max<size_t>(bytes, 1), cudaHostAllocMapped) == cudaSuccess) {
+        if (cudaHostGetDevicePointer(&device, host, 0) == cudaSuccess) {
+          return std::make_unique<MappedBuffer>(host, device, bytes);
+        }
+        cudaFreeHost(host);
+      }
+      cudaGetLastError();  // mapped memory is an optimisation: fall back to device memory
+    }
+    return allocate(bytes);
+  }
   void upload(void* dst, const void* src, size_t bytes) override {
     if (bytes == 0) return;
+    if (staging_.upload(dst, src, bytes, stream_)) return;  // small: returns at once
     check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream_), "upload");
     check(cudaStreamSynchronize(stream_), "upload sync");  // the host buffer may go away
   }
   void download(void* dst, const void* src, size_t bytes) override {
     if (bytes == 0) return;
+    if (staging_.download(dst, src, bytes, stream_, kDownloadPieces)) return;
     check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream_), "download");
     check(cudaStreamSynchronize(stream_), "download sync");
   }
@@ -271,6 +317,7 @@ class CudaBackend : public Backend, public OpGraphs {
 
   int device_;
   cudaStream_t stream_ = nullptr;
+  cuda::PinnedStaging staging_;
   cublasHandle_t cublas_ = nullptr;
   Capabilities caps_;
   std::unique_ptr<DeviceBuffer> weight_staging_, x_staging_;
