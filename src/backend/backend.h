@@ -148,9 +148,10 @@ class Backend {
   // --- memory and synchronisation -----------------------------------------------------
   // Throws concord::Error stating the bytes needed and free when out of memory.
   virtual std::unique_ptr<DeviceBuffer> allocate(size_t bytes) = 0;
-  // A buffer that ops write and the host then reads in full (logits). A backend whose
+  // A buffer that one op writes and the host then reads in full (logits). A backend whose
   // device can write host memory directly may hand out such a buffer (its host_view()), so
-  // the bytes cross while the op that writes them runs, not after it.
+  // the bytes cross while the op that writes them runs, not after it; ops that read it back
+  // would then read across the bus too.
   virtual std::unique_ptr<DeviceBuffer> allocate_readback(size_t bytes) { return allocate(bytes); }
   virtual void upload(void* device_dst, const void* host_src, size_t bytes) = 0;
   virtual void download(void* host_dst, const void* device_src, size_t bytes) = 0;

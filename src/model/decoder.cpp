@@ -258,8 +258,11 @@ class DecoderModel : public Model {
     if (m > ws_.logit_capacity) {
       const int c = std::max(m, 2 * ws_.logit_capacity);
       ws_.picked = floats(static_cast<int64_t>(c) * hp_.n_embd);
-      ws_.logits = b.allocate_readback(static_cast<size_t>(c) * static_cast<size_t>(hp_.n_vocab) *
-                                       sizeof(float));
+      // A final softcap reads the logits back on the device: keep them there for it.
+      const int64_t n_logits = static_cast<int64_t>(c) * hp_.n_vocab;
+      ws_.logits = hp_.final_softcap > 0.0f
+                       ? floats(n_logits)
+                       : b.allocate_readback(static_cast<size_t>(n_logits) * sizeof(float));
       ws_.logit_capacity = c;
       graph_cache_.clear();
     }
