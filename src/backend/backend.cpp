@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 namespace concord {
 
@@ -29,6 +30,16 @@ const float* normalised(Backend& b, const float* x, int n, int64_t dim, const In
   return norm.scratch;
 }
 }  // namespace
+
+void Backend::read_back(void* host_dst, const DeviceBuffer& buffer, size_t bytes) {
+  if (const void* host = buffer.host_view()) {
+    synchronize();
+    std::memcpy(host_dst, host, bytes);
+  } else {
+    download(host_dst, buffer.data(), bytes);
+    synchronize();
+  }
+}
 
 void Backend::project(std::initializer_list<Projection> projections, const float* x, int n,
                       const InputNorm& norm) {

@@ -10,7 +10,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <map>
 #include <tuple>
 
@@ -115,14 +114,7 @@ class DecoderModel : public Model {
       run_ops(view, n, m, cache);
     }
     if (m == 0) return;
-    const size_t bytes = logits.size() * sizeof(float);
-    if (const void* host = ws_.logits->host_view()) {
-      backend_.synchronize();
-      std::memcpy(logits.data(), host, bytes);
-    } else {
-      backend_.download(logits.data(), ws_.logits->data(), bytes);
-      backend_.synchronize();
-    }
+    backend_.read_back(logits.data(), *ws_.logits, logits.size() * sizeof(float));
   }
 
  private:
