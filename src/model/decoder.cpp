@@ -77,13 +77,9 @@ class DecoderModel : public Model {
   const ModelInfo& info() const override { return info_; }
   Backend& backend() const override { return backend_; }
 
-  void forward(const Batch& batch, std::span<const KvLayer> cache,
-               std::vector<float>& logits) override {
+  std::span<const float> forward(const Batch& batch, std::span<const KvLayer> cache) override {
     const int n = batch.size();
-    if (n == 0) {
-      logits.clear();
-      return;
-    }
+    if (n == 0) return {};
     if (cache.size() != static_cast<size_t>(hp_.n_layer)) {
       fail("KV cache has {} layers, the model {}", cache.size(), hp_.n_layer);
     }
@@ -98,7 +94,6 @@ class DecoderModel : public Model {
     const int m = static_cast<int>(logit_rows.size());
     reserve(n, m);
     const BatchView view = upload_batch(batch, logit_rows);
-    logits.resize(static_cast<size_t>(m) * hp_.n_vocab);
     // Single-token decode steps have one shape: record the ops once, replay them after.
     OpGraphs* graphs = backend_.graphs();
     if (graphs != nullptr && n == 1 && m == 1) {
@@ -113,8 +108,16 @@ class DecoderModel : public Model {
     } else {
       run_ops(view, n, m, cache);
     }
-    if (m == 0) return;
-    backend_.read_back(logits.data(), *ws_.logits, logits.size() * sizeof(float));
+    if (m == 0) return {};
+    // The host reads the logits where the op wrote them when it can (mapped or host memory).
+    const size_t n_logits = static_cast<size_t>(m) * static_cast<size_t>(hp_.n_vocab);
+    if (const void* host = ws_.logits->host_view()) {
+      backend_.synchronize();
+      return {static_cast<const float*>(host), n_logits};
+    }
+    host_logits_.resize(n_logits);
+    backend_.read_back(host_logits_.data(), *ws_.logits, n_logits * sizeof(float));
+    return host_logits_;
   }
 
  private:
@@ -290,6 +293,7 @@ class DecoderModel : public Model {
   std::vector<Layer> layers_;
   Workspace ws_;
   std::vector<int32_t> host_ints_;
+  std::vector<float> host_logits_;  // downloaded logits, where ws_.logits has no host view
   // Recorded decode steps, per KV cache and workspace layout.
   using GraphKey = std::tuple<const void*, int, int>;
   std::map<GraphKey, int> graph_cache_;

@@ -40,9 +40,15 @@ class Model {
 
   // Runs one step. Cache positions [0, positions[t]] of each token's slot must hold the
   // sequence's earlier keys/values (written by earlier steps or earlier in this batch).
-  // `logits` receives [batch.n_logits(), n_vocab] floats, rows in batch order.
-  virtual void forward(const Batch& batch, std::span<const KvLayer> cache,
-                       std::vector<float>& logits) = 0;
+  // Returns [batch.n_logits(), n_vocab] floats, rows in batch order: a view into the model's
+  // own buffer (on CUDA the mapped memory the logits kernel wrote), valid until the next step.
+  virtual std::span<const float> forward(const Batch& batch, std::span<const KvLayer> cache) = 0;
+
+  // As above, the logits copied into `logits`.
+  void forward(const Batch& batch, std::span<const KvLayer> cache, std::vector<float>& logits) {
+    const std::span<const float> view = forward(batch, cache);
+    logits.assign(view.begin(), view.end());
+  }
 };
 
 // Architectures concord can load, for error messages and `probe`.

@@ -15,15 +15,16 @@ double seconds_since(Clock::time_point start) {
 }
 
 // Forward one chunk of a single sequence at positions [first, first + n); logits for the
-// last token only when `want_last`.
-void forward_chunk(Model& model, KvCache& cache, int slot, std::span<const TokenId> tokens,
-                   int64_t first, bool want_last, std::vector<float>& logits) {
+// last token only when `want_last` (a view valid until the next step).
+std::span<const float> forward_chunk(Model& model, KvCache& cache, int slot,
+                                     std::span<const TokenId> tokens, int64_t first,
+                                     bool want_last) {
   Batch batch;
   for (size_t i = 0; i < tokens.size(); ++i) {
     batch.add(tokens[i], static_cast<int32_t>(first + static_cast<int64_t>(i)), slot,
               want_last && i + 1 == tokens.size());
   }
-  model.forward(batch, cache.layers(), logits);
+  return model.forward(batch, cache.layers());
 }
 
 }  // namespace
@@ -61,7 +62,7 @@ GenerationResult generate(Model& model, KvCache& cache, Sequence& seq, const Tok
   cache.set_length(seq.slot, static_cast<int64_t>(reuse));
   result.n_reused = static_cast<int>(reuse);
 
-  std::vector<float> logits;
+  std::span<const float> logits;
   const auto prefill_start = Clock::now();
   // Sliding-window rings hold at most step_tokens() new tokens per step.
   int64_t chunk_tokens = std::max(1, params.prefill_chunk);
@@ -69,8 +70,8 @@ GenerationResult generate(Model& model, KvCache& cache, Sequence& seq, const Tok
   const size_t chunk = static_cast<size_t>(chunk_tokens);
   for (size_t start = reuse; start < prompt.size(); start += chunk) {
     const size_t end = std::min(prompt.size(), start + chunk);
-    forward_chunk(model, cache, seq.slot, prompt.subspan(start, end - start),
-                  static_cast<int64_t>(start), end == prompt.size(), logits);
+    logits = forward_chunk(model, cache, seq.slot, prompt.subspan(start, end - start),
+                           static_cast<int64_t>(start), end == prompt.size());
   }
   cache.set_length(seq.slot, static_cast<int64_t>(prompt.size()));
   result.prefill_seconds = seconds_since(prefill_start);
@@ -102,8 +103,8 @@ GenerationResult generate(Model& model, KvCache& cache, Sequence& seq, const Tok
       emit(continuation.finish());
       break;
     }
-    forward_chunk(model, cache, seq.slot, std::span<const TokenId>(&s.token, 1), position, true,
-                  logits);
+    logits = forward_chunk(model, cache, seq.slot, std::span<const TokenId>(&s.token, 1), position,
+                           true);
     cache.set_length(seq.slot, position + 1);
   }
   result.decode_seconds = seconds_since(decode_start);

@@ -18,12 +18,12 @@ std::vector<float> sequence_logits(Model& model, KvCache& cache, std::span<const
                                    int slot) {
   const size_t step =
       cache.step_tokens() > 0 ? static_cast<size_t>(cache.step_tokens()) : tokens.size();
-  std::vector<float> all, logits;
+  std::vector<float> all;
   for (size_t first = 0; first < tokens.size(); first += step) {
     Batch b;
     for (size_t i = first; i < std::min(tokens.size(), first + step); ++i)
       b.add(tokens[i], static_cast<int32_t>(i), slot, true);
-    model.forward(b, cache.layers(), logits);
+    const std::span<const float> logits = model.forward(b, cache.layers());
     all.insert(all.end(), logits.begin(), logits.end());
   }
   return all;
@@ -37,7 +37,6 @@ PerplexityResult perplexity(Model& model, KvCache& cache, std::span<const TokenI
   const size_t step = cache.step_tokens() > 0 ? static_cast<size_t>(cache.step_tokens()) : window;
   PerplexityResult r;
   double nll = 0.0;
-  std::vector<float> logits;
   for (size_t start = 0; start + 1 < tokens.size(); start += window) {
     const size_t end = std::min(tokens.size(), start + window);
     ++r.n_windows;
@@ -47,7 +46,7 @@ PerplexityResult perplexity(Model& model, KvCache& cache, std::span<const TokenI
       const size_t last = std::min(end, first + step);
       for (size_t i = first; i < last; ++i)
         b.add(tokens[i], static_cast<int32_t>(i - start), 0, true);
-      model.forward(b, cache.layers(), logits);
+      const std::span<const float> logits = model.forward(b, cache.layers());
       if (on_logits) on_logits(static_cast<int64_t>(first), logits);
       for (size_t i = first; i < last && i + 1 < end; ++i) {
         const std::span<const float> row(logits.data() + (i - first) * n_vocab, n_vocab);

@@ -222,8 +222,7 @@ bool Scheduler::step() {
   }
   if (batch.size() == 0) return false;
 
-  std::vector<float> logits;
-  model_.forward(batch, cache_.layers(), logits);
+  const std::span<const float> logits = model_.forward(batch, cache_.layers());
   if (observer_) observer_->on_step(batch.size());
   {
     std::lock_guard lock(mutex_);

@@ -18,6 +18,7 @@ class HostBuffer : public DeviceBuffer {
   ~HostBuffer() override { std::free(data_); }
   void* data() const override { return data_; }
   size_t bytes() const override { return bytes_; }
+  const void* host_view() const override { return data_; }  // host memory already
 
  private:
   void* data_;
