@@ -159,6 +159,7 @@ struct TensorStream {
   }
 
   float acc[2][kColumns] = {};  // rows g and g + 8, columns 2t (+ 1)
+  float min_terms = 0.0f;       // single-token Q4_K: see tensor_q4k_unit
   __device__ __forceinline__ void accumulate(const uint8_t* stage, int chunk, int n_steps,
                                              const uint8_t* area, int tokens) {
     constexpr int kUnitSteps = kTensorUnitSteps<Block>, kUnits = C / kUnitSteps;
@@ -167,7 +168,7 @@ struct TensorStream {
     const int warp = threadIdx.x / kWarp, first_step = chunk * C;
     const auto unit = [&](int u) {
       if constexpr (std::is_same_v<Block, BlockQ4_K>) {
-        tensor_q4k_unit<Layout::kPieceStride>(stage, x, first_step, u, acc);
+        tensor_q4k_unit<Layout::kPieceStride>(stage, x, first_step, u, acc, min_terms);
       } else {
         tensor_unit<Block, Layout::kPieceStride>(stage, x, first_step, u, acc);
       }
@@ -188,6 +189,12 @@ struct TensorStream {
   // every lane (columns past the batch are written and never read).
   __device__ __forceinline__ void flush(float (*partial)[kTokenSlots][kTileRows]) {
     const int warp = threadIdx.x / kWarp, g = threadIdx.x % kWarp / 4, t = threadIdx.x % 4;
+    if constexpr (!kBatched && std::is_same_v<Block, BlockQ4_K>) {
+      float top, bottom;
+      q4k_min_terms(min_terms, top, bottom);
+      acc[0][0] -= top, acc[1][0] -= bottom;
+      min_terms = 0.0f;
+    }
     if (kBatched || t == 0) {
 #pragma unroll
       for (int c = 0; c < kColumns; ++c) {

@@ -186,11 +186,14 @@ __device__ __forceinline__ void tensor_unit(const uint8_t* pieces, const TensorC
 }
 
 // Q4_K: unit u is sub-blocks 2j, 2j + 1 (j = u % 4) of super-block u / 4 of the chunk: four
-// mmas, and each sub-block's s and u from the lane that computed them (Operands::scale_lane).
+// mmas, and each sub-block's s (and u) from the lane that computed them (Operands::scale_lane).
+// A single token's u S terms stay with that lane, summed in `min_terms` for its row
+// (q4k_min_terms gathers them once per tile): 4 shuffles and 3 FMAs fewer per unit.
 template <int kPieceStride, int kColumns>
 __device__ __forceinline__ void tensor_q4k_unit(const uint8_t* pieces,
                                                 const TensorColumns<kColumns>& x, int first_step,
-                                                int u, float (&acc)[2][kColumns]) {
+                                                int u, float (&acc)[2][kColumns],
+                                                float& min_terms) {
   using Operands = tensor::Operands<BlockQ4_K>;
   const int lane = threadIdx.x % kWarp, g = lane / 4, t = lane % 4;
   const int super_block = u / 4, j = u % 4;
@@ -202,6 +205,8 @@ __device__ __forceinline__ void tensor_q4k_unit(const uint8_t* pieces,
   Operands::operands(pieces + g * kPieceStride + at, j, t, low, high);
   Operands::operands(pieces + (g + 8) * kPieceStride + at, j, t, low8, high8);
   const int step = first_step + 8 * super_block + 2 * j;  // the even sub-block's
+  if constexpr (kColumns == 1)
+    min_terms = fmaf(offset, x.constant(step + Operands::scale_half(lane), 0), min_terms);
 #pragma unroll
   for (int h = 0; h < 2; ++h) {
     const uint4 xs = x.run(step + h);
@@ -213,16 +218,33 @@ __device__ __forceinline__ void tensor_q4k_unit(const uint8_t* pieces,
     for (int m = 0; m < 2; ++m)
       mma_16x8x16(sums, o.a[m][0], o.a[m][1], o.a[m][2], o.a[m][3], o.b[m][0], o.b[m][1]);
     const float s_top = __shfl_sync(0xffffffffu, s, Operands::scale_lane(g, h));
-    const float u_top = __shfl_sync(0xffffffffu, offset, Operands::scale_lane(g, h));
     const float s_bottom = __shfl_sync(0xffffffffu, s, Operands::scale_lane(g + 8, h));
-    const float u_bottom = __shfl_sync(0xffffffffu, offset, Operands::scale_lane(g + 8, h));
+    if constexpr (kColumns == 1) {
+      acc[0][0] = fmaf(s_top, sums[0], acc[0][0]);
+      acc[1][0] = fmaf(s_bottom, sums[2], acc[1][0]);
+    } else {  // every column's token has its own S
+      const float u_top = __shfl_sync(0xffffffffu, offset, Operands::scale_lane(g, h));
+      const float u_bottom = __shfl_sync(0xffffffffu, offset, Operands::scale_lane(g + 8, h));
 #pragma unroll
-    for (int c = 0; c < kColumns; ++c) {
-      const float x_sum = x.constant(step + h, c);
-      acc[0][c] = fmaf(-u_top, x_sum, fmaf(s_top, sums[c], acc[0][c]));
-      acc[1][c] = fmaf(-u_bottom, x_sum, fmaf(s_bottom, sums[2 + c], acc[1][c]));
+      for (int c = 0; c < kColumns; ++c) {
+        const float x_sum = x.constant(step + h, c);
+        acc[0][c] = fmaf(-u_top, x_sum, fmaf(s_top, sums[c], acc[0][c]));
+        acc[1][c] = fmaf(-u_bottom, x_sum, fmaf(s_bottom, sums[2 + c], acc[1][c]));
+      }
     }
   }
+}
+
+// Single-token Q4_K: rows g and g + 8's sums of u S, gathered from the lanes that decoded
+// them (row r's are in lanes scale_lane(r, 0) and scale_lane(r, 1)). Every lane calls it.
+__device__ __forceinline__ void q4k_min_terms(float min_terms, float& top, float& bottom) {
+  using Operands = tensor::Operands<BlockQ4_K>;
+  const int g = threadIdx.x % kWarp / 4;
+  const auto row_sum = [&](int row) {
+    return __shfl_sync(0xffffffffu, min_terms, Operands::scale_lane(row, 0)) +
+           __shfl_sync(0xffffffffu, min_terms, Operands::scale_lane(row, 1));
+  };
+  top = row_sum(g), bottom = row_sum(g + 8);
 }
 
 }  // namespace concord::cuda::matvec_detail
