@@ -24,7 +24,6 @@
 #endif
 
 #include "quant/blocks.h"
-#include "quant/decode.h"
 #include "util/half.h"
 #include "util/hd.h"
 
@@ -79,6 +78,25 @@ CONCORD_HD float half_at(const uint8_t* bytes, uint32_t offset) {
   uint16_t bits;
   std::memcpy(&bits, bytes + offset, sizeof bits);
   return f16_to_f32(bits);
+#endif
+}
+
+// The fp16 value whose bits are the low 16 of `bits`.
+CONCORD_HD float half_bits(uint32_t bits) {
+#if defined(__CUDA_ARCH__)
+  return __half2float(__ushort_as_half(static_cast<unsigned short>(bits)));
+#else
+  return f16_to_f32(static_cast<uint16_t>(bits));
+#endif
+}
+
+// The 16 bytes at `bytes` (16-byte aligned on the device) as 4 words, in one load.
+CONCORD_HD void words16(const uint8_t* bytes, uint32_t (&w)[4]) {
+#if defined(__CUDA_ARCH__)
+  const uint4 v = *reinterpret_cast<const uint4*>(bytes);
+  w[0] = v.x, w[1] = v.y, w[2] = v.z, w[3] = v.w;
+#else
+  std::memcpy(w, bytes, sizeof w);
 #endif
 }
 
@@ -157,12 +175,18 @@ struct Operands<BlockQ4_K> {
       high[i] = and_or<0x00f000f0u, 0x54005400u>(w[i]);
     }
   }
-  // s and u of sub-block sb (c: 1024 for the even sub-blocks' codes, 64 for the odd ones').
+  // s and u of sub-block sb (c: 1024 for the even sub-blocks' codes, 64 for the odd ones'),
+  // from the block's 16-byte head in one load: d and dmin, then the 12 scale bytes (laid out
+  // as decode::scale_min_k4 reads them), whose bytes k, k + 4, k + 8 (k = sb % 4) hold sb's.
   static CONCORD_HD void scale(const uint8_t* block, int sb, float& s, float& u) {
-    int scale, min;
-    decode::scale_min_k4(block + 4, sb, scale, min);
-    s = half_at(block, 0) * static_cast<float>(scale);
-    u = s * (sb % 2 == 0 ? 1024.0f : 64.0f) + half_at(block, 2) * static_cast<float>(min);
+    uint32_t head[4];
+    words16(block, head);
+    const uint32_t shift = 8 * (sb % 4);
+    const uint32_t b0 = head[1] >> shift, b4 = head[2] >> shift, b8 = head[3] >> shift;
+    const uint32_t scale = sb < 4 ? b0 & 63 : (b8 & 0x0f) | (b0 >> 6 & 3) << 4;
+    const uint32_t min = sb < 4 ? b4 & 63 : (b8 >> 4 & 0x0f) | (b4 >> 6 & 3) << 4;
+    s = half_bits(head[0]) * static_cast<float>(scale);
+    u = s * (sb % 2 == 0 ? 1024.0f : 64.0f) + half_bits(head[0] >> 16) * static_cast<float>(min);
   }
   // Which (row, sub-block of the pair) lane `lane` computes s and u for, and back: every lane
   // one, shared by shuffles (the 4 lanes of a quad would otherwise repeat the same work).
