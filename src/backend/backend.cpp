@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 
 namespace concord {
 
@@ -31,14 +30,16 @@ const float* normalised(Backend& b, const float* x, int n, int64_t dim, const In
 }
 }  // namespace
 
-void Backend::read_back(void* host_dst, const DeviceBuffer& buffer, size_t bytes) {
+const void* Backend::read_back(const DeviceBuffer& buffer, size_t bytes,
+                               std::vector<std::byte>& staging) {
   if (const void* host = buffer.host_view()) {
     synchronize();
-    std::memcpy(host_dst, host, bytes);
-  } else {
-    download(host_dst, buffer.data(), bytes);
-    synchronize();
+    return host;
   }
+  staging.resize(bytes);
+  download(staging.data(), buffer.data(), bytes);
+  synchronize();
+  return staging.data();
 }
 
 void Backend::project(std::initializer_list<Projection> projections, const float* x, int n,

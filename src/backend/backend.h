@@ -155,9 +155,10 @@ class Backend {
   virtual std::unique_ptr<DeviceBuffer> allocate_readback(size_t bytes) { return allocate(bytes); }
   virtual void upload(void* device_dst, const void* host_src, size_t bytes) = 0;
   virtual void download(void* host_dst, const void* device_src, size_t bytes) = 0;
-  // host_dst <- the first `bytes` of `buffer` once every queued op is done: read from its
-  // host view where it has one (allocate_readback), downloaded where not.
-  void read_back(void* host_dst, const DeviceBuffer& buffer, size_t bytes);
+  // The first `bytes` of `buffer` as the host reads them once every queued op is done: its
+  // host view where it has one (allocate_readback, host memory), else `staging`, grown and
+  // downloaded into. Valid until the buffer or `staging` changes.
+  const void* read_back(const DeviceBuffer& buffer, size_t bytes, std::vector<std::byte>& staging);
   // Device memory to device memory, in order with the ops.
   virtual void copy(void* device_dst, const void* device_src, size_t bytes) = 0;
   virtual void synchronize() = 0;

@@ -109,15 +109,10 @@ class DecoderModel : public Model {
       run_ops(view, n, m, cache);
     }
     if (m == 0) return {};
-    // The host reads the logits where the op wrote them when it can (mapped or host memory).
+    // Read where the op wrote them when the host can see that (mapped or host memory).
     const size_t n_logits = static_cast<size_t>(m) * static_cast<size_t>(hp_.n_vocab);
-    if (const void* host = ws_.logits->host_view()) {
-      backend_.synchronize();
-      return {static_cast<const float*>(host), n_logits};
-    }
-    host_logits_.resize(n_logits);
-    backend_.read_back(host_logits_.data(), *ws_.logits, n_logits * sizeof(float));
-    return host_logits_;
+    const void* host = backend_.read_back(*ws_.logits, n_logits * sizeof(float), host_logits_);
+    return {static_cast<const float*>(host), n_logits};
   }
 
  private:
@@ -293,7 +288,7 @@ class DecoderModel : public Model {
   std::vector<Layer> layers_;
   Workspace ws_;
   std::vector<int32_t> host_ints_;
-  std::vector<float> host_logits_;  // downloaded logits, where ws_.logits has no host view
+  std::vector<std::byte> host_logits_;  // downloaded logits, where ws_.logits has no host view
   // Recorded decode steps, per KV cache and workspace layout.
   using GraphKey = std::tuple<const void*, int, int>;
   std::map<GraphKey, int> graph_cache_;
