@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The SASS instruction mix of CUDA kernels in an object file, counted on the development
+# machine (no GPU needed): how many instructions of each opcode a kernel holds, and the same
+# for the span from its first to its last tensor-core instruction (HMMA/IMMA), which for the
+# decode kernels is the unrolled main loop.
+#
+#   scripts/sass-mix.sh OBJECT KERNEL_REGEX
+# e.g. scripts/sass-mix.sh build/cuda-test/src/CMakeFiles/concord_core.dir/backends/cuda/matvec.cu.o \
+#        'TensorStreamINS_9BlockQ4_KELi64ELb0ELi4EEELNS1_8EpilogueE1ELb0E'
+# cuobjdump and nvdisasm are not in the CUDA toolkit installed here: the script installs
+# NVIDIA's PyPI packages into a virtual environment under build/ on first use.
+set -euo pipefail
+(($# == 2)) || { echo "usage: $0 OBJECT KERNEL_REGEX" >&2; exit 2; }
+object="$1" pattern="$2"
+[[ -f "$object" ]] || { echo "no object file '$object'" >&2; exit 2; }
+cd "$(dirname "$0")/.."
+venv=build/sass-tools
+if [[ ! -x "$venv/bin/python" ]]; then
+  python3 -m venv "$venv" >/dev/null
+  "$venv/bin/pip" install -q nvidia-cuda-cuobjdump nvidia-cuda-nvdisasm
+fi
+cuobjdump=$(find "$venv" -name cuobjdump -type f | head -1)
+[[ -x "$cuobjdump" ]] || { echo "cuobjdump not found in $venv" >&2; exit 1; }
+export PATH="$(dirname "$cuobjdump"):$PATH"  # cuobjdump runs nvdisasm
+
+# Kernel names (mangled) in the object that match the pattern.
+mapfile -t kernels < <("$cuobjdump" -sass "$object" | grep -oE 'Function : [^ ]+' |
+  awk '{print $3}' | grep -E -- "$pattern" | sort -u)
+((${#kernels[@]})) || { echo "no kernel matches '$pattern'" >&2; exit 1; }
+
+# Opcode counts of SASS lines read from stdin (predicates and modifiers dropped).
+mix() {
+  grep -oE '^\s+/\*[0-9a-f]{4,}\*/\s+(@!?U?P[0-9T] )?[A-Z][A-Z0-9]*' |
+    awk '{print $NF}' | sort | uniq -c | sort -rn | awk '{printf "  %-8s %5d\n", $2, $1}'
+}
+for kernel in "${kernels[@]}"; do
+  sass=$("$cuobjdump" -sass -fun "$kernel" "$object")
+  echo "== $kernel"
+  echo "whole kernel: $(mix <<<"$sass" | awk '{n += $2} END {print n}') instructions"
+  lines=$(grep -nE '(HMMA|IMMA)\.' <<<"$sass" | cut -d: -f1 || true)
+  if [[ -n "$lines" ]]; then
+    first=$(head -1 <<<"$lines") last=$(tail -1 <<<"$lines")
+    echo "first to last tensor-core instruction (lines $first-$last):"
+    sed -n "${first},${last}p" <<<"$sass" | mix
+  else
+    mix <<<"$sass"
+  fi
+done
