@@ -21,7 +21,8 @@ if [[ ! -x "$venv/bin/python" ]]; then
 fi
 cuobjdump=$(find "$venv" -name cuobjdump -type f | head -1)
 [[ -x "$cuobjdump" ]] || { echo "cuobjdump not found in $venv" >&2; exit 1; }
-export PATH="$(dirname "$cuobjdump"):$PATH"  # cuobjdump runs nvdisasm
+PATH="$(dirname "$cuobjdump"):$PATH"  # cuobjdump runs nvdisasm
+export PATH
 
 # Kernel names (mangled) in the object that match the pattern.
 mapfile -t kernels < <("$cuobjdump" -sass "$object" | grep -oE 'Function : [^ ]+' |
