@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
 # The SASS instruction mix of CUDA kernels in an object file, counted on the development
 # machine (no GPU needed): how many instructions of each opcode a kernel holds, and the same
-# for the span from its first to its last tensor-core instruction (HMMA/IMMA), which for the
-# decode kernels is the unrolled main loop.
+# for a span of its tensor-core instructions (HMMA/IMMA), the decode kernels' unrolled loop.
 #
-#   scripts/sass-mix.sh OBJECT KERNEL_REGEX
-# e.g. scripts/sass-mix.sh build/cuda-test/src/CMakeFiles/concord_core.dir/backends/cuda/matvec.cu.o \
-#        'TensorStreamINS_9BlockQ4_KELi64ELb0ELi4EEELNS1_8EpilogueE1ELb0E'
+#   [FROM=a TO=b] scripts/sass-mix.sh OBJECT KERNEL_REGEX
+# The span runs from the FROM-th tensor-core instruction (default 1) up to, not including,
+# the TO-th (default: through the last). A steady-state window keeps the loop's prologue out:
+# e.g. FROM=5 TO=13 is two of the Q4_K kernel's 4-HMMA pairs of sub-blocks, mid-loop:
+#   FROM=5 TO=13 scripts/sass-mix.sh \
+#     build/cuda-test/src/CMakeFiles/concord_core.dir/backends/cuda/matvec.cu.o \
+#     'TensorStreamINS_9BlockQ4_KELi64ELb0ELi4EEELNS1_8EpilogueE1ELb0E'
 # cuobjdump and nvdisasm are not in the CUDA toolkit installed here: the script installs
 # NVIDIA's PyPI packages into a virtual environment under build/ on first use.
 set -euo pipefail
 (($# == 2)) || { echo "usage: $0 OBJECT KERNEL_REGEX" >&2; exit 2; }
 object="$1" pattern="$2"
 [[ -f "$object" ]] || { echo "no object file '$object'" >&2; exit 2; }
+object=$(realpath "$object")
 cd "$(dirname "$0")/.."
 venv=build/sass-tools
 if [[ ! -x "$venv/bin/python" ]]; then
@@ -38,12 +42,19 @@ for kernel in "${kernels[@]}"; do
   sass=$("$cuobjdump" -sass -fun "$kernel" "$object")
   echo "== $kernel"
   echo "whole kernel: $(mix <<<"$sass" | awk '{n += $2} END {print n}') instructions"
-  lines=$(grep -nE '(HMMA|IMMA)\.' <<<"$sass" | cut -d: -f1 || true)
-  if [[ -n "$lines" ]]; then
-    first=$(head -1 <<<"$lines") last=$(tail -1 <<<"$lines")
-    echo "first to last tensor-core instruction (lines $first-$last):"
-    sed -n "${first},${last}p" <<<"$sass" | mix
-  else
+  mapfile -t mma < <(grep -nE '(HMMA|IMMA)\.' <<<"$sass" | cut -d: -f1)
+  from=${FROM:-1} to=${TO:-}
+  if ((${#mma[@]} == 0)); then
     mix <<<"$sass"
+  elif ((from < 1 || from > ${#mma[@]})) || { [[ -n "$to" ]] && ((to <= from || to > ${#mma[@]})); }; then
+    echo "FROM=$from TO=$to: the kernel has ${#mma[@]} tensor-core instructions" >&2
+    exit 2
+  else
+    first=${mma[from - 1]}
+    last=$([[ -n "$to" ]] && echo $((${mma[to - 1]} - 1)) || echo "${mma[-1]}")
+    span=$(sed -n "${first},${last}p" <<<"$sass")
+    echo "tensor-core instruction $from to ${to:-the last}${to:+ (not included)}:" \
+      "$(mix <<<"$span" | awk '{n += $2} END {print n}') instructions"
+    mix <<<"$span"
   fi
 done
