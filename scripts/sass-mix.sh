@@ -38,23 +38,26 @@ mix() {
   grep -oE '^\s+/\*[0-9a-f]{4,}\*/\s+(@!?U?P[0-9T] )?[A-Z][A-Z0-9]*' |
     awk '{print $NF}' | sort | uniq -c | sort -rn | awk '{printf "  %-8s %5d\n", $2, $1}'
 }
+# The total of a mix's counts.
+total() { awk '{n += $2} END {print n}' <<<"$1"; }
 for kernel in "${kernels[@]}"; do
   sass=$("$cuobjdump" -sass -fun "$kernel" "$object")
   echo "== $kernel"
-  echo "whole kernel: $(mix <<<"$sass" | awk '{n += $2} END {print n}') instructions"
+  whole=$(mix <<<"$sass")
+  echo "whole kernel: $(total "$whole") instructions"
   mapfile -t mma < <(grep -nE '(HMMA|IMMA)\.' <<<"$sass" | cut -d: -f1)
   from=${FROM:-1} to=${TO:-}
   if ((${#mma[@]} == 0)); then
-    mix <<<"$sass"
+    echo "$whole"
   elif ((from < 1 || from > ${#mma[@]})) || { [[ -n "$to" ]] && ((to <= from || to > ${#mma[@]})); }; then
     echo "FROM=$from TO=$to: the kernel has ${#mma[@]} tensor-core instructions" >&2
     exit 2
   else
     first=${mma[from - 1]}
     last=$([[ -n "$to" ]] && echo $((${mma[to - 1]} - 1)) || echo "${mma[-1]}")
-    span=$(sed -n "${first},${last}p" <<<"$sass")
+    span=$(sed -n "${first},${last}p" <<<"$sass" | mix)
     echo "tensor-core instruction $from to ${to:-the last}${to:+ (not included)}:" \
-      "$(mix <<<"$span" | awk '{n += $2} END {print n}') instructions"
-    mix <<<"$span"
+      "$(total "$span") instructions"
+    echo "$span"
   fi
 done
