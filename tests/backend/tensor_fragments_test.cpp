@@ -190,7 +190,8 @@ void check_legacy(GgmlType type, int tokens, uint64_t seed, float x_scale) {
 }
 
 // Two Q4_K super-blocks a row, a pair of sub-blocks at a time as the kernel takes them: each
-// sub-block adds s D - u S, with s and u from the lane Operands::scale_lane names.
+// sub-block adds s D - u S, with s and u from the lane Operands::scale_lane names (from the
+// head that lane read once for the super-block).
 void check_q4_k(int tokens, uint64_t seed, float x_scale) {
   using Q4K = Operands<BlockQ4_K>;
   constexpr int kSuperBlocks = 2;
@@ -198,12 +199,13 @@ void check_q4_k(int tokens, uint64_t seed, float x_scale) {
   Results results;
   for (int q = 0; q < kSuperBlocks; ++q) {
     const size_t at = q * sizeof(BlockQ4_K);
+    Q4K::Head heads[32];  // each lane's scale row's, loaded once per super-block
+    for (int lane = 0; lane < 32; ++lane)
+      heads[lane] = Q4K::head(tile.row(Q4K::scale_row(lane)) + at);
     for (int j = 0; j < 4; ++j) {
       float s[32], u[32];
-      for (int lane = 0; lane < 32; ++lane) {
-        Q4K::scale(tile.row(Q4K::scale_row(lane)) + at, 2 * j + Q4K::scale_half(lane), s[lane],
-                   u[lane]);
-      }
+      for (int lane = 0; lane < 32; ++lane)
+        Q4K::scale(heads[lane], 2 * j + Q4K::scale_half(lane), s[lane], u[lane]);
       for (int h = 0; h < 2; ++h) {
         const StagedStep staged = staged_step<BlockQ4_K>(tile, tokens, 8 * q + 2 * j + h);
         BlockOperands lanes[32];
@@ -246,6 +248,12 @@ TEST(TensorFragments, Q8_0TileMatchesReference) {
 TEST(TensorFragments, Q4_KTileMatchesReference) {
   for (const int tokens : kTokenCounts)
     for (const float scale : {1.0f, 1e-3f, 300.0f}) check_q4_k(tokens, 13, scale);
+}
+
+TEST(TensorFragments, SmallFloatIsExactBelowTwoTo23) {
+  for (uint32_t v = 0; v < 64; ++v) EXPECT_EQ(small_float(v), static_cast<float>(v));
+  for (const uint32_t v : {1000u, 65535u, (1u << 23) - 1})
+    EXPECT_EQ(small_float(v), static_cast<float>(v));
 }
 
 TEST(TensorFragments, Q4_KScaleLanesCoverEveryRowAndHalf) {

@@ -136,9 +136,9 @@ constexpr bool kTensorStreamed =
     std::is_same_v<Block, BlockQ4_0> || std::is_same_v<Block, BlockQ8_0> ||
     std::is_same_v<Block, BlockQ4_K>;
 
-// The 32-element steps a warp takes at a time: a legacy block, or a pair of Q4_K sub-blocks.
+// The 32-element steps a warp takes at a time: a legacy block, or a Q4_K super-block.
 template <typename Block>
-constexpr int kTensorUnitSteps = std::is_same_v<Block, BlockQ4_K> ? 2 : 1;
+constexpr int kTensorUnitSteps = std::is_same_v<Block, BlockQ4_K> ? 8 : 1;
 
 // Where a lane's results go: acc[0][c] and acc[1][c] are rows g and g + 8 of D's column
 // 2t + c. Single tokens (kColumns 1) keep column 2t, every column being x; batched steps
@@ -185,26 +185,23 @@ __device__ __forceinline__ void tensor_unit(const uint8_t* pieces, const TensorC
   }
 }
 
-// Q4_K: unit u is sub-blocks 2j, 2j + 1 (j = u % 4) of super-block u / 4 of the chunk: four
-// mmas, and each sub-block's s (and u) from the lane that computed them (Operands::scale_lane).
-// A single token's u S terms stay with that lane, summed in `min_terms` for its row
-// (q4k_min_terms gathers them once per tile): 4 shuffles and 3 FMAs fewer per unit.
+// Q4_K: sub-blocks 2j, 2j + 1 of a super-block whose codes start at `block` (the pieces of
+// row 0): four mmas, and each sub-block's s (and u) from the lane that computed them from its
+// `head` (Operands::scale_lane). A single token's u S terms stay with that lane, summed in
+// `min_terms` for its row (q4k_min_terms gathers them once per tile): 4 shuffles and 3 FMAs
+// fewer per pair. `step` is the even sub-block's.
 template <int kPieceStride, int kColumns>
-__device__ __forceinline__ void tensor_q4k_unit(const uint8_t* pieces,
-                                                const TensorColumns<kColumns>& x, int first_step,
-                                                int u, float (&acc)[2][kColumns],
-                                                float& min_terms) {
+__device__ __forceinline__ void tensor_q4k_pair(const uint8_t* block,
+                                                const tensor::Operands<BlockQ4_K>::Head& head,
+                                                int j, const TensorColumns<kColumns>& x, int step,
+                                                float (&acc)[2][kColumns], float& min_terms) {
   using Operands = tensor::Operands<BlockQ4_K>;
   const int lane = threadIdx.x % kWarp, g = lane / 4, t = lane % 4;
-  const int super_block = u / 4, j = u % 4;
-  const int at = super_block * static_cast<int>(sizeof(BlockQ4_K));
   float s, offset;
-  Operands::scale(pieces + Operands::scale_row(lane) * kPieceStride + at,
-                  2 * j + Operands::scale_half(lane), s, offset);
+  Operands::scale(head, 2 * j + Operands::scale_half(lane), s, offset);
   uint32_t low[4], high[4], low8[4], high8[4];
-  Operands::operands(pieces + g * kPieceStride + at, j, t, low, high);
-  Operands::operands(pieces + (g + 8) * kPieceStride + at, j, t, low8, high8);
-  const int step = first_step + 8 * super_block + 2 * j;  // the even sub-block's
+  Operands::operands(block + g * kPieceStride, j, t, low, high);
+  Operands::operands(block + (g + 8) * kPieceStride, j, t, low8, high8);
   if constexpr (kColumns == 1)
     min_terms = fmaf(offset, x.constant(step + Operands::scale_half(lane), 0), min_terms);
 #pragma unroll
@@ -232,6 +229,24 @@ __device__ __forceinline__ void tensor_q4k_unit(const uint8_t* pieces,
         acc[1][c] = fmaf(-u_bottom, x_sum, fmaf(s_bottom, sums[2 + c], acc[1][c]));
       }
     }
+  }
+}
+
+// Q4_K: unit u is super-block u of the staged chunk (its first step `first_step` of the row),
+// its 4 pairs of sub-blocks in turn. A lane reads its scale row's head once for all of them
+// (a warp per pair of sub-blocks read it once per pair: 4 times the loads and conversions).
+template <int kPieceStride, int kColumns>
+__device__ __forceinline__ void tensor_q4k_unit(const uint8_t* pieces,
+                                                const TensorColumns<kColumns>& x, int first_step,
+                                                int u, float (&acc)[2][kColumns],
+                                                float& min_terms) {
+  using Operands = tensor::Operands<BlockQ4_K>;
+  const uint8_t* block = pieces + u * static_cast<int>(sizeof(BlockQ4_K));
+  const Operands::Head head =
+      Operands::head(block + Operands::scale_row(threadIdx.x % kWarp) * kPieceStride);
+#pragma unroll
+  for (int j = 0; j < 4; ++j) {
+    tensor_q4k_pair<kPieceStride>(block, head, j, x, first_step + 8 * u + 2 * j, acc, min_terms);
   }
 }
 

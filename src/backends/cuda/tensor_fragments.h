@@ -105,6 +105,30 @@ CONCORD_HD void words16(const uint8_t* bytes, uint32_t (&w)[4]) {
 #endif
 }
 
+// The 8 bytes at `bytes` (8-byte aligned on the device) as 2 words, in one load.
+CONCORD_HD void words8(const uint8_t* bytes, uint32_t (&w)[2]) {
+#if defined(__CUDA_ARCH__)
+  const uint2 v = *reinterpret_cast<const uint2*>(bytes);
+  w[0] = v.x, w[1] = v.y;
+#else
+  std::memcpy(w, bytes, sizeof w);
+#endif
+}
+
+// v as a float, exactly for v < 2^23: v in the mantissa under 2^23's exponent, less 2^23 (a
+// LOP and a FADD on the fp32 pipes, where I2F takes the slower conversion pipe).
+CONCORD_HD float small_float(uint32_t v) {
+  constexpr uint32_t kTwoTo23Bits = 0x4b000000u;
+  const uint32_t bits = kTwoTo23Bits | v;
+#if defined(__CUDA_ARCH__)
+  return __uint_as_float(bits) - 8388608.0f;
+#else
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f - 8388608.0f;
+#endif
+}
+
 // Lane t's k order: its pairs of slots (2t, 2t + 1) and (2t + 8, 2t + 9) take elements
 // (e, e + 2) and (e + 1, e + 3) of a run of 4 (the pairs a LOP3 or permute yields).
 CONCORD_HD int pair_order(int p) {
@@ -167,10 +191,11 @@ struct Operands<BlockQ8_0> {
 
 // Q4_K: a 256-element super-block is 8 sub-blocks of 32, each with a 6-bit scale and min;
 // sub-blocks 2j and 2j + 1 are the low and high nibbles of qs[32j, 32j + 32), element i of
-// either in byte 32j + i. A warp takes such a pair at a time: lane t reads qs bytes
-// 32j + 8t .. + 8 (elements 8t + [0, 8) of both sub-blocks) as two words; low nibbles under
-// 0x6400 are 1024 + q (the first two mmas), high ones under 0x5400 64 + q (the last two).
-// x is staged per sub-block in lane order with its plain sum S (constant 1): a sub-block adds
+// either in byte 32j + i. A warp takes a super-block at a time, such a pair after pair: lane
+// t reads qs bytes 32j + 8t .. + 8 (elements 8t + [0, 8) of both sub-blocks) in one load; low
+// nibbles under 0x6400 are 1024 + q (the first two mmas), high ones under 0x5400 64 + q (the
+// last two). x is staged per sub-block in lane order with its plain sum S (constant 1): a
+// sub-block adds
 //   s (sums - c S) - dmin m S = s sums - u S,  s = d scale, u = s c + dmin m.
 template <>
 struct Operands<BlockQ4_K> {
@@ -178,7 +203,8 @@ struct Operands<BlockQ4_K> {
   static CONCORD_HD float constant(int) { return 1.0f; }
   static CONCORD_HD void operands(const uint8_t* block, int j, int t, uint32_t (&low)[4],
                                   uint32_t (&high)[4]) {
-    const auto* words = reinterpret_cast<const uint32_t*>(block + 16 + 32 * j + 8 * t);
+    uint32_t words[2];
+    words8(block + 16 + 32 * j + 8 * t, words);
     const uint32_t w[4] = {words[0], words[0] >> 8, words[1], words[1] >> 8};
     CONCORD_UNROLL
     for (int i = 0; i < 4; ++i) {
@@ -186,18 +212,27 @@ struct Operands<BlockQ4_K> {
       high[i] = and_or<0x00f000f0u, 0x54005400u>(w[i]);
     }
   }
-  // s and u of sub-block sb (c: 1024 for the even sub-blocks' codes, 64 for the odd ones'),
-  // from the block's 16-byte head in one load: d and dmin, then the 12 scale bytes (laid out
-  // as decode::scale_min_k4 reads them), whose bytes k, k + 4, k + 8 (k = sb % 4) hold sb's.
-  static CONCORD_HD void scale(const uint8_t* block, int sb, float& s, float& u) {
-    uint32_t head[4];
-    words16(block, head);
+  // A super-block's 16-byte head, read in one load and converted once for its 8 sub-blocks:
+  // d and dmin, then the 12 scale bytes (laid out as decode::scale_min_k4 reads them), whose
+  // bytes k, k + 4, k + 8 (k = sb % 4) hold sub-block sb's scale and min.
+  struct Head {
+    float d, dmin;
+    uint32_t scales[3];
+  };
+  static CONCORD_HD Head head(const uint8_t* block) {
+    uint32_t w[4];
+    words16(block, w);
+    return {half_bits(w[0]), half_bits(w[0] >> 16), {w[1], w[2], w[3]}};
+  }
+  // s and u of sub-block sb (c: 1024 for the even sub-blocks' codes, 64 for the odd ones').
+  static CONCORD_HD void scale(const Head& head, int sb, float& s, float& u) {
     const uint32_t shift = 8 * (sb % 4);
-    const uint32_t b0 = head[1] >> shift, b4 = head[2] >> shift, b8 = head[3] >> shift;
+    const uint32_t b0 = head.scales[0] >> shift, b4 = head.scales[1] >> shift,
+                   b8 = head.scales[2] >> shift;
     const uint32_t scale = sb < 4 ? b0 & 63 : (b8 & 0x0f) | (b0 >> 6 & 3) << 4;
     const uint32_t min = sb < 4 ? b4 & 63 : (b8 >> 4 & 0x0f) | (b4 >> 6 & 3) << 4;
-    s = half_bits(head[0]) * static_cast<float>(scale);
-    u = s * (sb % 2 == 0 ? 1024.0f : 64.0f) + half_bits(head[0] >> 16) * static_cast<float>(min);
+    s = head.d * small_float(scale);
+    u = s * (sb % 2 == 0 ? 1024.0f : 64.0f) + head.dmin * small_float(min);
   }
   // Which (row, sub-block of the pair) lane `lane` computes s and u for, and back: every lane
   // one, shared by shuffles (the 4 lanes of a quad would otherwise repeat the same work).
