@@ -185,11 +185,11 @@ __device__ __forceinline__ void tensor_unit(const uint8_t* pieces, const TensorC
   }
 }
 
-// Q4_K: sub-blocks 2j, 2j + 1 of a super-block whose codes start at `block` (the pieces of
-// row 0): four mmas, and each sub-block's s (and u) from the lane that computed them from its
-// `head` (Operands::scale_lane). A single token's u S terms stay with that lane, summed in
-// `min_terms` for its row (q4k_min_terms gathers them once per tile): 4 shuffles and 3 FMAs
-// fewer per pair. `step` is the even sub-block's.
+// Q4_K: sub-blocks 2j, 2j + 1 of the super-block at `block` in row 0's piece (row r's is
+// r * kPieceStride further): four mmas, and each sub-block's s (and u) from the lane that
+// computed them from its `head` (Operands::scale_lane). A single token's u S terms stay with
+// that lane, summed in `min_terms` for its row (q4k_min_terms gathers them once per tile): 4
+// shuffles and 3 FMAs fewer per pair. `step` is the even sub-block's.
 template <int kPieceStride, int kColumns>
 __device__ __forceinline__ void tensor_q4k_pair(const uint8_t* block,
                                                 const tensor::Operands<BlockQ4_K>::Head& head,
@@ -233,8 +233,9 @@ __device__ __forceinline__ void tensor_q4k_pair(const uint8_t* block,
 }
 
 // Q4_K: unit u is super-block u of the staged chunk (its first step `first_step` of the row),
-// its 4 pairs of sub-blocks in turn. A lane reads its scale row's head once for all of them
-// (a warp per pair of sub-blocks read it once per pair: 4 times the loads and conversions).
+// its 4 pairs of sub-blocks in turn. A lane reads its scale row's head once for all of them;
+// a warp per pair of sub-blocks read it once per pair, 4 times the loads and conversions
+// (8B Q4_K tg128 412 -> 438 t/s with the 8-byte code loads, docs/perf.md session 19).
 template <int kPieceStride, int kColumns>
 __device__ __forceinline__ void tensor_q4k_unit(const uint8_t* pieces,
                                                 const TensorColumns<kColumns>& x, int first_step,
