@@ -119,14 +119,15 @@ CONCORD_HD void words8(const uint8_t* bytes, uint32_t (&w)[2]) {
 // LOP and a FADD on the fp32 pipes, where I2F takes the slower conversion pipe).
 CONCORD_HD float small_float(uint32_t v) {
   constexpr uint32_t kTwoTo23Bits = 0x4b000000u;
+  constexpr float kTwoTo23 = 8388608.0f;
   const uint32_t bits = kTwoTo23Bits | v;
 #if defined(__CUDA_ARCH__)
-  return __uint_as_float(bits) - 8388608.0f;
+  const float biased = __uint_as_float(bits);
 #else
-  float f;
-  std::memcpy(&f, &bits, sizeof f);
-  return f - 8388608.0f;
+  float biased;
+  std::memcpy(&biased, &bits, sizeof biased);
 #endif
+  return biased - kTwoTo23;
 }
 
 // Lane t's k order: its pairs of slots (2t, 2t + 1) and (2t + 8, 2t + 9) take elements
