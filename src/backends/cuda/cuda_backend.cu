@@ -95,6 +95,12 @@ class CudaBackend : public Backend, public OpGraphs {
     check(cudaMemset(attention_arrivals_->data(), 0, attention_arrivals_->bytes()), "cudaMemset");
     attention_scratch_ = {attention_partials_->as<float>(), attention_arrivals_->as<unsigned>(),
                           max_pairs};
+    // 256-thread blocks: at most 8 per SM.
+    const int max_blocks = 8 * prop.multiProcessorCount;
+    matvec_partials_ = allocate(sizeof(float) * cuda::matvec_partial_floats(max_blocks));
+    matvec_arrivals_ = allocate(sizeof(unsigned) * max_blocks);
+    check(cudaMemset(matvec_arrivals_->data(), 0, matvec_arrivals_->bytes()), "cudaMemset");
+    matvec_scratch_ = {matvec_partials_->as<float>(), matvec_arrivals_->as<unsigned>(), max_blocks};
   }
   ~CudaBackend() override {
     for (cudaGraphExec_t exec : graphs_) cudaGraphExecDestroy(exec);
@@ -178,7 +184,7 @@ class CudaBackend : public Backend, public OpGraphs {
   // they are, the rest dequantised in row chunks), accumulating in float32.
   void matmul(const Weight& w, const float* x, float* out, int n) override {
     if (n <= cuda::kMaxMatvecTokens) {
-      cuda::matvec(w, x, out, n, /*accumulate=*/false, stream_);
+      cuda::matvec(w, x, out, n, /*accumulate=*/false, matvec_scratch_, stream_);
       return;
     }
     const float alpha = 1.0f, beta = 0.0f;
@@ -226,7 +232,7 @@ class CudaBackend : public Backend, public OpGraphs {
   }
   void matmul_add(const Weight& w, const float* x, float* out, float* scratch, int n) override {
     if (n <= cuda::kMaxMatvecTokens) {
-      cuda::matvec(w, x, out, n, /*accumulate=*/true, stream_);
+      cuda::matvec(w, x, out, n, /*accumulate=*/true, matvec_scratch_, stream_);
       return;
     }
     Backend::matmul_add(w, x, out, scratch, n);
@@ -323,6 +329,8 @@ class CudaBackend : public Backend, public OpGraphs {
   std::unique_ptr<DeviceBuffer> weight_staging_, x_staging_;
   std::unique_ptr<DeviceBuffer> attention_partials_, attention_arrivals_, attention_workspace_;
   cuda::AttentionScratch attention_scratch_;
+  std::unique_ptr<DeviceBuffer> matvec_partials_, matvec_arrivals_;
+  cuda::MatvecScratch matvec_scratch_;
   std::vector<cudaGraphExec_t> graphs_;
 };
 

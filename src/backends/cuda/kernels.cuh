@@ -13,9 +13,19 @@ namespace concord::cuda {
 // Matrix-vector products (matvec.cu) for n <= kMaxMatvecTokens token rows: fused
 // dequantise + dot reading each weight byte once.
 inline constexpr int kMaxMatvecTokens = 8;
+// Single-token products of few rows and long inputs (the 1B shape's down projection: 128
+// tiles of 16 rows on 264 resident blocks) split each tile's row pieces over several blocks,
+// so that every resident block streams; the blocks publish their partial sums here and the
+// last of a tile's parts to arrive adds them up in part order (deterministic) and stores.
+struct MatvecScratch {
+  float* partials = nullptr;     // matvec_partial_floats(max_blocks) floats
+  unsigned* arrivals = nullptr;  // max_blocks counters, zero between launches
+  int max_blocks = 0;            // blocks a launch may split over (0: never split)
+};
+int64_t matvec_partial_floats(int max_blocks);
 // out[t] = W · x[t], or out[t] += W · x[t] when accumulating.
 void matvec(const Weight& w, const float* x, float* out, int n, bool accumulate,
-            cudaStream_t stream);
+            const MatvecScratch& scratch, cudaStream_t stream);
 // outs[i][t] = W_i · norm(x[t]) for up to 3 matrices of one type and width in one launch
 // (norm: the identity without norm.weight); false (nothing launched) when they cannot
 // share one.

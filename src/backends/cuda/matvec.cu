@@ -75,6 +75,16 @@ bool tensor_decode() {
   return on;
 }
 
+// Whether single-token launches of few tiles split them over more blocks (matvec_stream.cuh's
+// TileParts): yes unless CONCORD_CUDA_TILE_SPLIT=0 (for comparison).
+bool tile_splits() {
+  static const bool on = [] {
+    const char* v = std::getenv("CONCORD_CUDA_TILE_SPLIT");
+    return v == nullptr || std::string(v) != "0";
+  }();
+  return on;
+}
+
 int64_t total_rows(const Jobs& jobs, int n_jobs) {
   int64_t rows = 0;
   for (int j = 0; j < n_jobs; ++j) rows += jobs.job[j].n_out;
@@ -83,7 +93,7 @@ int64_t total_rows(const Jobs& jobs, int n_jobs) {
 
 template <Epilogue E>
 void launch(GgmlType type, const Jobs& jobs, int64_t n_in, const float* x, int n,
-            cudaStream_t stream) {
+            cudaStream_t stream, const MatvecScratch& scratch = {}) {
   dispatch(type, [&](auto tag) {
     using B = typename decltype(tag)::Block;
     constexpr int BS = decltype(tag)::kBlockSize;
@@ -102,9 +112,10 @@ void launch(GgmlType type, const Jobs& jobs, int64_t n_in, const float* x, int n
         if (tensor_decode()) {
           if (n == 1 && !kGated && n_in < kLongRows &&
               total_rows(jobs, jobs.count) <= kSmallLaunchRows &&
-              launch_stream<FewTilesTensorStream<B>, E, kNorm>(jobs, n_in, x, stream))
+              launch_stream<FewTilesTensorStream<B>, E, kNorm>(jobs, n_in, x, stream, scratch))
             return;
-          if (n == 1 && launch_stream<DefaultTensorStream<B>, E, kNorm>(jobs, n_in, x, stream))
+          if (n == 1 &&
+              launch_stream<DefaultTensorStream<B>, E, kNorm>(jobs, n_in, x, stream, scratch))
             return;
           Jobs batch = jobs;
           batch.tokens = n;
@@ -158,15 +169,20 @@ Job job_of(const Weight& w, float* out) {
 
 }  // namespace
 
+int64_t matvec_partial_floats(int max_blocks) {
+  return int64_t{max_blocks} * kTileRows;
+}
+
 void matvec(const Weight& w, const float* x, float* out, int n, bool accumulate,
-            cudaStream_t stream) {
+            const MatvecScratch& scratch, cudaStream_t stream) {
   Jobs jobs;
   jobs.job[0] = job_of(w, out);
   jobs.count = 1;
+  const MatvecScratch& split = tile_splits() ? scratch : MatvecScratch{};
   if (accumulate) {
-    launch<Epilogue::Accumulate>(w.type, jobs, w.n_in, x, n, stream);
+    launch<Epilogue::Accumulate>(w.type, jobs, w.n_in, x, n, stream, split);
   } else {
-    launch<Epilogue::Store>(w.type, jobs, w.n_in, x, n, stream);
+    launch<Epilogue::Store>(w.type, jobs, w.n_in, x, n, stream, split);
   }
 }
 

@@ -28,6 +28,7 @@
 #include <algorithm>
 #include <type_traits>
 
+#include "backends/cuda/kernels.cuh"
 #include "backends/cuda/matvec_tensor.cuh"
 #include "backends/cuda/matvec_wide.cuh"
 
@@ -222,13 +223,55 @@ using DefaultTensorStream =
 template <typename Block>
 using FewTilesTensorStream = DefaultTensorStream<Block, false, 3>;
 
+// How a launch divides its tiles (kernels.cuh's MatvecScratch). With parts > 1 (single
+// tokens, no norm, not gated, a tile per part-block): block b takes part b % parts of tile
+// b / parts, a run of the tile's chunks, and stages only the x those chunks multiply.
+struct TileParts {
+  float* partials = nullptr;     // [block][kTileRows]: a part's sums of its tile's rows
+  unsigned* arrivals = nullptr;  // [tile]: parts published, zero between launches
+  int parts = 1;
+};
+
+// A part's sums of its tile's rows, block_sum(0, r), go to split.partials; the last of the
+// tile's parts to arrive adds up every part's sums in part order (the same order whichever
+// block that is) and stores them through store(tile, tokens, value, up).
+template <typename BlockSum, typename Store>
+__device__ void store_parts(const TileParts& split, int tile, BlockSum block_sum, Store store) {
+  __shared__ bool last;
+  float* mine = split.partials + static_cast<int64_t>(blockIdx.x) * kTileRows;
+  for (int r = threadIdx.x; r < kTileRows; r += blockDim.x) mine[r] = block_sum(0, r);
+  __threadfence();
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    last = atomicAdd(&split.arrivals[tile], 1u) == static_cast<unsigned>(split.parts - 1);
+    if (last) split.arrivals[tile] = 0;  // ready for the next launch
+  }
+  __syncthreads();
+  if (!last) return;
+  __threadfence();
+  const float* sums = split.partials + static_cast<int64_t>(tile) * split.parts * kTileRows;
+  const auto total = [&](int, int r) {
+    float sum = 0.0f;
+    for (int p = 0; p < split.parts; ++p) sum += __ldcg(sums + p * kTileRows + r);
+    return sum;
+  };
+  store(tile, 1, total, [](int, int) { return 0.0f; });
+}
+
+// Which launches may split their tiles: single tokens with neither a norm (which needs all
+// of x) nor a gate.
+template <typename Math, Epilogue E, bool kNorm>
+constexpr bool kTileSplits =
+    Math::kTokenSlots == 1 && !kNorm && E != Epilogue::SiluGate && E != Epilogue::GeluGate;
+
 template <typename Math, Epilogue E, bool kNorm>
 __global__ void __launch_bounds__(kWarp* kStreamWarps)
-    matvec_stream_kernel(Jobs jobs, int64_t n_in, const float* __restrict__ x) {
+    matvec_stream_kernel(Jobs jobs, int64_t n_in, const float* __restrict__ x, TileParts split) {
   using Layout = typename Math::Layout;
   constexpr bool kGated = E == Epilogue::SiluGate || E == Epilogue::GeluGate;
   constexpr int kOutputs = kGated ? kTileRows / 2 : kTileRows;
   constexpr int kPieceChunks = Layout::kPieceBytes / 16;
+  constexpr bool kSplits = kTileSplits<Math, E, kNorm>;
   extern __shared__ float4 stream_storage[];
   uint8_t* stages = reinterpret_cast<uint8_t*>(stream_storage);
   uint8_t* activations = stages + Layout::kStages * Layout::kStageBytes;
@@ -240,10 +283,14 @@ __global__ void __launch_bounds__(kWarp* kStreamWarps)
   const int64_t row_bytes = n_steps * int64_t{Layout::kStepBytes};
   const int n_chunks = (n_steps + Layout::kChunkSteps - 1) / Layout::kChunkSteps;
   const int n_tiles = static_cast<int>(jobs.n_groups);
-  const int my_tiles = n_tiles > static_cast<int>(blockIdx.x)
-                           ? (n_tiles - 1 - static_cast<int>(blockIdx.x)) / gridDim.x + 1
-                           : 0;
-  const int n_items = my_tiles * n_chunks;
+  // This block's tiles (gridDim.x apart) and, of each, chunks [first_chunk, end_chunk).
+  const int parts = split.parts, part = static_cast<int>(blockIdx.x) % parts;
+  const int first_tile = static_cast<int>(blockIdx.x) / parts;
+  const int first_chunk = part * n_chunks / parts, end_chunk = (part + 1) * n_chunks / parts;
+  const int my_tiles = parts > 1              ? (first_tile < n_tiles ? 1 : 0)
+                       : n_tiles > first_tile ? (n_tiles - 1 - first_tile) / gridDim.x + 1
+                                              : 0;
+  const int n_items = my_tiles * (end_chunk - first_chunk);
 
   // Stage `item % Layout::kStages` <- the tile's pieces of chunk `chunk` (the item's).
   const auto issue = [&](int item, int tile, int chunk) {
@@ -268,58 +315,78 @@ __global__ void __launch_bounds__(kWarp* kStreamWarps)
     commit_copies();  // empty groups too: every thread counts the same groups
   };
   // The item issued next, as (tile, chunk).
-  int next_item = 0, next_tile = blockIdx.x, next_chunk = 0;
+  int next_item = 0, next_tile = first_tile, next_chunk = first_chunk;
   const auto issue_next = [&] {
     issue(next_item, next_tile, next_chunk);
     ++next_item;
-    if (++next_chunk == n_chunks) next_chunk = 0, next_tile += gridDim.x;
+    if (++next_chunk == end_chunk) next_chunk = first_chunk, next_tile += gridDim.x;
   };
 
   // The first stages' copies overlap the previous kernel's tail (8B Q4_0 tg128 +5% against
   // issuing them after the wait).
   for (int i = 0; i < Layout::kStages - 1; ++i) issue_next();
   await_previous_and_allow_next();  // x is the previous kernel's output
-  const float scale = Math::template stage<kNorm>(x, jobs, n_in, activations);
+  // x of this block's chunks, indexed from the first: whole rows unless split.
+  const int first_step = first_chunk * Layout::kChunkSteps;
+  const int part_steps = min(n_steps, end_chunk * Layout::kChunkSteps) - first_step;
+  const float scale = Math::template stage<kNorm>(x + int64_t{32} * first_step, jobs,
+                                                  int64_t{32} * part_steps, activations);
+
+  // Stores the tile's rows: value(token, r) (and, gated, up(token, r)) for its outputs r.
+  const auto store_tile = [&](int tile, int tokens, auto value, auto up) {
+    for (int i = threadIdx.x; i < kOutputs * tokens; i += blockDim.x) {
+      const int token = i / kOutputs, r = i % kOutputs;
+      int64_t job_first_tile;
+      const Job job = job_of_group(jobs, n_jobs, tile, job_first_tile);
+      const int64_t row = (tile - job_first_tile) * kOutputs + r;
+      if (row < job.n_out)
+        store_output<E>(job.out + token * job.n_out + row, value(token, r) * scale,
+                        up(token, r) * scale);
+    }
+  };
+  // The warps' sums of row r of the tile just flushed (kOutputs + r: its up row).
+  const auto block_sum = [&](int token, int r) {
+    float sum = 0.0f;
+#pragma unroll
+    for (int c = 0; c < Math::kColumnGroups; ++c) sum += partial[c][token][r];
+    return sum;
+  };
+  const auto up_sum = [&](int token, int r) {
+    if constexpr (kGated) return block_sum(token, kOutputs + r);
+    return 0.0f;
+  };
 
   Math math;
-  int tile = blockIdx.x, chunk = 0;
+  int tile = first_tile, chunk = first_chunk;
   for (int item = 0; item < n_items; ++item) {
     await_copies<Layout::kStages - 2>();
     __syncthreads();  // every thread's copies of this item landed; the oldest stage is free
     issue_next();
-    math.accumulate(stages + item % Layout::kStages * Layout::kStageBytes, chunk, n_steps,
-                    activations, jobs.tokens);
-    if (++chunk == n_chunks) {  // the tile is complete: sum its rows, store, start afresh
-      math.flush(partial);
-      __syncthreads();
-      // Outputs are token-major: out[token * n_out + row] (single tokens: token 0).
-      const int tokens = Math::kTokenSlots == 1 ? 1 : jobs.tokens;
-      for (int i = threadIdx.x; i < kOutputs * tokens; i += blockDim.x) {
-        const int token = i / kOutputs, r = i % kOutputs;
-        int64_t job_first_tile;
-        const Job job = job_of_group(jobs, n_jobs, tile, job_first_tile);
-        const int64_t row = (tile - job_first_tile) * kOutputs + r;
-        float value = 0.0f, up = 0.0f;
-#pragma unroll
-        for (int c = 0; c < Math::kColumnGroups; ++c) {
-          value += partial[c][token][r];
-          if constexpr (kGated) up += partial[c][token][kOutputs + r];
-        }
-        if (row < job.n_out)
-          store_output<E>(job.out + token * job.n_out + row, value * scale, up * scale);
-      }
-      // `partial` is next written after the following item's barrier.
-      chunk = 0;
-      tile += gridDim.x;
+    math.accumulate(stages + item % Layout::kStages * Layout::kStageBytes, chunk - first_chunk,
+                    part_steps, activations, jobs.tokens);
+    if (++chunk < end_chunk) continue;
+    // The tile's chunks are done: sum its rows, store, start afresh.
+    math.flush(partial);
+    __syncthreads();
+    if constexpr (kSplits) {
+      if (parts > 1) store_parts(split, tile, block_sum, store_tile);
     }
+    // Outputs are token-major: out[token * n_out + row] (single tokens: token 0).
+    if (parts == 1) store_tile(tile, Math::kTokenSlots == 1 ? 1 : jobs.tokens, block_sum, up_sum);
+    // `partial` is next written after the following item's barrier.
+    chunk = first_chunk;
+    tile += gridDim.x;
   }
 }
 
 // Launches the streaming kernel over `jobs`; returns false, launching nothing, where it does
 // not apply: rows that are not whole 16-byte runs (n_in % 256), matrices not 16-byte
-// aligned, or activations too long to stage.
+// aligned, or activations too long to stage. A launch of fewer tiles than resident blocks
+// splits its tiles into parts of whole chunks, a block each, where kTileSplits allows and
+// `scratch` has room.
 template <typename Math, Epilogue E, bool kNorm>
-bool launch_stream(Jobs jobs, int64_t n_in, const float* x, cudaStream_t stream) {
+bool launch_stream(Jobs jobs, int64_t n_in, const float* x, cudaStream_t stream,
+                   const MatvecScratch& scratch = {}) {
   constexpr bool kGated = E == Epilogue::SiluGate || E == Epilogue::GeluGate;
   if (n_in % 256 != 0) return false;
   for (int j = 0; j < (kGated ? 2 : jobs.count); ++j) {
@@ -332,8 +399,16 @@ bool launch_stream(Jobs jobs, int64_t n_in, const float* x, cudaStream_t stream)
   const auto kernel = matvec_stream_kernel<Math, E, kNorm>;
   assign_groups(jobs, kGated ? kTileRows / 2 : kTileRows, kGated);
   if (jobs.n_groups == 0) return true;
-  const unsigned blocks = resident_blocks(kernel, kWarp * kStreamWarps, smem, jobs.n_groups);
-  check(launch_dependent(kernel, blocks, kWarp * kStreamWarps, smem, stream, jobs, n_in, x),
+  const int64_t resident = resident_blocks(kernel, kWarp * kStreamWarps, smem, INT64_MAX);
+  TileParts split;
+  if constexpr (kTileSplits<Math, E, kNorm>) {
+    const int64_t n_chunks = (n_in / 32 + Layout::kChunkSteps - 1) / Layout::kChunkSteps;
+    const int64_t parts =
+        std::min({n_chunks, resident / jobs.n_groups, int64_t{scratch.max_blocks} / jobs.n_groups});
+    if (parts > 1) split = {scratch.partials, scratch.arrivals, static_cast<int>(parts)};
+  }
+  const auto blocks = static_cast<unsigned>(std::min(resident, jobs.n_groups * split.parts));
+  check(launch_dependent(kernel, blocks, kWarp * kStreamWarps, smem, stream, jobs, n_in, x, split),
         "matvec");
   return true;
 }
