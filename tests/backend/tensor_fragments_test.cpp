@@ -6,10 +6,12 @@
 // (legacy blocks: d (D - K); Q4_K sub-blocks: s D - u S) must equal the row's dot product
 // with the fp16 x computed from the reference dequantisation. What is left to the device is
 // the mma instruction itself and the kernel around these pieces.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "backends/cuda/tensor_fragments.h"
@@ -116,7 +118,7 @@ StagedStep staged_step(const Tile& tile, int tokens, int step) {
   for (int token = 0; token < tokens; ++token) {
     uint16_t h[32];
     std::memcpy(h, tile.x.data() + token * tile.n + 32 * step, sizeof h);
-    staged.constants[token] = stage_block<Block>(h, staged.runs[token]);
+    staged.constants[token] = stage_block<Block>(step, h, staged.runs[token]);
   }
   return staged;
 }
@@ -162,31 +164,68 @@ void expect_rows(const Tile& tile, int tokens, int steps, const Results& results
   }
 }
 
-// 8 legacy blocks a row (both 4-byte alignments): each lane's d (D - K) summed over the
-// blocks is its rows' dot products.
-template <typename Block>
-void check_legacy(GgmlType type, int tokens, uint64_t seed, float x_scale) {
+// Block b's d (D - K) for every lane, summed into `results`, where lanes[lane] holds the
+// lane's operands of block b (its run of x from `staged`).
+void keep_legacy(Results& results, int tokens, const StagedStep& staged,
+                 const BlockOperands (&lanes)[32]) {
+  const Product p = multiply(lanes);
+  for (int lane = 0; lane < 32; ++lane) {
+    keep(results, tokens, lane, [&](int r, int column, int token) {
+      const float d = r < 8 ? lanes[lane].d : lanes[lane].d8;
+      return d * (p.d[r][column] - staged.constants[token]);
+    });
+  }
+}
+
+// 8 Q8_0 blocks a row (both 4-byte alignments): each lane's d (D - K) summed over the blocks
+// is its rows' dot products.
+void check_q8_0(int tokens, uint64_t seed, float x_scale) {
   constexpr int kBlocks = 8;
-  const Tile tile = make_tile(type, 32 * kBlocks, tokens, seed, x_scale);
+  const Tile tile = make_tile(GgmlType::Q8_0, 32 * kBlocks, tokens, seed, x_scale);
   Results results;
   for (int b = 0; b < kBlocks; ++b) {
-    const StagedStep staged = staged_step<Block>(tile, tokens, b);
+    const StagedStep staged = staged_step<BlockQ8_0>(tile, tokens, b);
     BlockOperands lanes[32];
     for (int lane = 0; lane < 32; ++lane) {
       uint32_t run[4];
       lane_run(staged, tokens, lane, run);
       lanes[lane] =
-          block_operands<Block>(tile.row(lane / 4), tile.row(lane / 4 + 8), b, lane % 4, run);
+          block_operands<BlockQ8_0>(tile.row(lane / 4), tile.row(lane / 4 + 8), b, lane % 4, run);
     }
-    const Product p = multiply(lanes);
+    keep_legacy(results, tokens, staged, lanes);
+  }
+  expect_rows(tile, tokens, kBlocks, results, "Q8_0");
+}
+
+// 8 Q4_0 blocks a row, a pair at a time as the kernel takes them (pair_operands), each block
+// adding d (D - K) with x staged in its parity's order.
+void check_q4_0(int tokens, uint64_t seed, float x_scale) {
+  using Q40 = Operands<BlockQ4_0>;
+  constexpr int kBlocks = 8;
+  const Tile tile = make_tile(GgmlType::Q4_0, 32 * kBlocks, tokens, seed, x_scale);
+  Results results;
+  for (int pair = 0; pair < kBlocks / 2; ++pair) {
+    uint32_t top[32][2][4], bottom[32][2][4];
+    float d[32][2], d8[32][2];
     for (int lane = 0; lane < 32; ++lane) {
-      keep(results, tokens, lane, [&](int r, int column, int token) {
-        const float d = r < 8 ? lanes[lane].d : lanes[lane].d8;
-        return d * (p.d[r][column] - staged.constants[token]);
-      });
+      const int g = lane / 4, t = lane % 4;
+      Q40::pair_operands(tile.row(g), pair, t, top[lane][0], top[lane][1], d[lane][0], d[lane][1]);
+      Q40::pair_operands(tile.row(g + 8), pair, t, bottom[lane][0], bottom[lane][1], d8[lane][0],
+                         d8[lane][1]);
+    }
+    for (int b = 0; b < 2; ++b) {
+      const StagedStep staged = staged_step<BlockQ4_0>(tile, tokens, 2 * pair + b);
+      BlockOperands lanes[32];
+      for (int lane = 0; lane < 32; ++lane) {
+        uint32_t run[4];
+        lane_run(staged, tokens, lane, run);
+        lanes[lane] = fragments(top[lane][b], bottom[lane][b], run);
+        lanes[lane].d = d[lane][b], lanes[lane].d8 = d8[lane][b];
+      }
+      keep_legacy(results, tokens, staged, lanes);
     }
   }
-  expect_rows(tile, tokens, kBlocks, results, type_name(type));
+  expect_rows(tile, tokens, kBlocks, results, "Q4_0");
 }
 
 // Two Q4_K super-blocks a row, a pair of sub-blocks at a time as the kernel takes them: each
@@ -235,14 +274,12 @@ constexpr int kTokenCounts[] = {1, 2, 5, 8};
 
 TEST(TensorFragments, Q4_0TileMatchesReference) {
   for (const int tokens : kTokenCounts)
-    for (const float scale : {1.0f, 1e-3f, 300.0f})
-      check_legacy<BlockQ4_0>(GgmlType::Q4_0, tokens, 11, scale);
+    for (const float scale : {1.0f, 1e-3f, 300.0f}) check_q4_0(tokens, 11, scale);
 }
 
 TEST(TensorFragments, Q8_0TileMatchesReference) {
   for (const int tokens : kTokenCounts)
-    for (const float scale : {1.0f, 1e-3f, 300.0f})
-      check_legacy<BlockQ8_0>(GgmlType::Q8_0, tokens, 12, scale);
+    for (const float scale : {1.0f, 1e-3f, 300.0f}) check_q8_0(tokens, 12, scale);
 }
 
 TEST(TensorFragments, Q4_KTileMatchesReference) {
@@ -262,50 +299,62 @@ TEST(TensorFragments, Q4_KScaleLanesCoverEveryRowAndHalf) {
     EXPECT_EQ(Q4K::scale_lane(Q4K::scale_row(lane), Q4K::scale_half(lane)), lane);
 }
 
-// Lane t's staged element at position p, for formats 0, 1, 2: Q4_0, Q8_0, Q4_K.
-int staged_element(int format, int t, int p) {
-  return format == 0   ? Operands<BlockQ4_0>::element(t, p)
-         : format == 1 ? Operands<BlockQ8_0>::element(t, p)
-                       : Operands<BlockQ4_K>::element(t, p);
+// Lane t's staged element of block `block` at position p, for formats 0, 1, 2: Q4_0, Q8_0,
+// Q4_K.
+int staged_element(int format, int block, int t, int p) {
+  return format == 0   ? Operands<BlockQ4_0>::element(block, t, p)
+         : format == 1 ? Operands<BlockQ8_0>::element(block, t, p)
+                       : Operands<BlockQ4_K>::element(block, t, p);
 }
 
 TEST(TensorFragments, StagingOrderIsAPermutation) {
   for (int format = 0; format < 3; ++format) {
-    int seen[32] = {};
-    for (int t = 0; t < 4; ++t) {
-      for (int p = 0; p < 8; ++p) {
-        const int e = staged_element(format, t, p);
-        ASSERT_GE(e, 0);
-        ASSERT_LT(e, 32);
-        ++seen[e];
+    for (int block = 0; block < 2; ++block) {
+      int seen[32] = {};
+      for (int t = 0; t < 4; ++t) {
+        for (int p = 0; p < 8; ++p) {
+          const int e = staged_element(format, block, t, p);
+          ASSERT_GE(e, 0);
+          ASSERT_LT(e, 32);
+          ++seen[e];
+        }
       }
+      for (int e = 0; e < 32; ++e)
+        EXPECT_EQ(seen[e], 1) << "element " << e << " format " << format << " block " << block;
     }
-    for (int e = 0; e < 32; ++e) EXPECT_EQ(seen[e], 1) << "element " << e << " format " << format;
   }
 }
 
-// The device stages a lane's 8 elements as two aligned float4 loads of x
-// (stage_tensor_activations): positions 4h .. 4h + 3 are a run of 4 in pair order.
-TEST(TensorFragments, LaneElementsAreTwoAlignedRunsOfFour) {
+// The device stages a lane's 8 elements as pairs of x (stage_tensor_activations'
+// load_two_pairs): positions 4h, 4h + 2 and 4h + 1, 4h + 3 are two pairs at even elements,
+// read in one 16-byte load where they make an aligned run of 4 — every lane but those of
+// Q4_0's even blocks.
+TEST(TensorFragments, LaneElementsArePairsInX) {
   for (int format = 0; format < 3; ++format) {
-    for (int t = 0; t < 4; ++t) {
-      for (int p = 0; p < 8; ++p) {
-        const int first = staged_element(format, t, 4 * (p / 4));
-        EXPECT_EQ(first % 4, 0) << "format " << format << " lane " << t;
-        EXPECT_EQ(staged_element(format, t, p), first + pair_order(p % 4))
-            << "format " << format << " p " << p;
+    for (int block = 0; block < 2; ++block) {
+      for (int t = 0; t < 4; ++t) {
+        for (int h = 0; h < 2; ++h) {
+          const int lo = staged_element(format, block, t, 4 * h),
+                    hi = staged_element(format, block, t, 4 * h + 1);
+          const std::string where = fmt::format("format {} block {} lane {}", format, block, t);
+          EXPECT_EQ(lo % 2, 0) << where;
+          EXPECT_EQ(hi % 2, 0) << where;
+          EXPECT_EQ(staged_element(format, block, t, 4 * h + 2), lo + 1) << where;
+          EXPECT_EQ(staged_element(format, block, t, 4 * h + 3), hi + 1) << where;
+          if (format != 0 || block % 2 == 1) {
+            EXPECT_EQ(lo % 4, 0) << where;
+            EXPECT_EQ(hi, lo + 2) << where;
+          }
+        }
       }
     }
   }
 }
 
-TEST(TensorFragments, WordsAtEvenOffsets) {
-  const uint32_t words[3] = {0x33221100u, 0x77665544u, 0xbbaa9988u};
-  EXPECT_EQ(word_at(words, 0), 0x33221100u);
-  EXPECT_EQ(word_at(words, 2), 0x55443322u);
-  EXPECT_EQ(word_at(words, 4), 0x77665544u);
-  EXPECT_EQ(word_at(words, 6), 0x99887766u);
+TEST(TensorFragments, BytePermutesPickBytes) {
   EXPECT_EQ(byte_perm(0x33221100u, 0x77665544u, 0x5240), 0x55224400u);
+  // Q4_0's lane 3 of an even block: bytes 2, 3 of word 0 and 0, 1 of word 4.
+  EXPECT_EQ(byte_perm(0x33221100u, 0x77665544u, 0x5432), 0x55443322u);
 }
 
 }  // namespace

@@ -170,6 +170,8 @@ struct TensorStream {
     const auto unit = [&](int u) {
       if constexpr (std::is_same_v<Block, BlockQ4_K>) {
         tensor_q4k_unit<Layout::kPieceStride>(stage, x, first_step, u, acc, min_terms);
+      } else if constexpr (std::is_same_v<Block, BlockQ4_0>) {
+        tensor_q4_0_unit<Layout::kPieceStride>(stage, x, first_step, u, acc);
       } else {
         tensor_unit<Block, Layout::kPieceStride>(stage, x, first_step, u, acc);
       }

@@ -60,9 +60,19 @@ struct StagedTensorX {
 // rounds of one run, each waiting, while the stages of weights it had prefetched sat ready.
 constexpr int kStagingRuns = 4;
 
+// x[lo], x[lo + 1], x[hi], x[hi + 1] (lo and hi even): one 16-byte load where they are an
+// aligned run of 4 (every lane of Q8_0 and Q4_K, and of Q4_0's odd blocks), else two 8-byte
+// loads (Q4_0's even blocks, whose lanes' code bytes start at 2 + 4t or lie at either end).
+__device__ __forceinline__ float4 load_two_pairs(const float* __restrict__ x, int lo, int hi) {
+  if (hi == lo + 2 && lo % 4 == 0) return *reinterpret_cast<const float4*>(x + lo);
+  const float2 a = *reinterpret_cast<const float2*>(x + lo);
+  const float2 b = *reinterpret_cast<const float2*>(x + hi);
+  return make_float4(a.x, a.y, b.x, b.y);
+}
+
 // Stages one token's x (times gain / rms(x) with a norm, so the sums need no scale after) for
 // the tensor path: a thread per run (block b = i / 4, lane order t = i % 4), whose 8 elements
-// are two runs of 4 in x; the quad of a block adds up its constant. n_in % 256 == 0, so every
+// are four pairs in x; the quad of a block adds up its constant. n_in % 256 == 0, so every
 // warp's lanes take whole quads in every round. Where one round covers x (n_in <= 8192 at
 // 256 threads: the 8B Q/K/V and gate/up), the norm's sum of squares comes from the values
 // that round loads, not from a pass of its own over x.
@@ -95,12 +105,15 @@ __device__ void stage_tensor_activations(const float* __restrict__ x,
       if (i >= n_runs) break;
 #pragma unroll
       for (int half = 0; half < 2; ++half) {
-        const int first = 32 * (i / 4) + tensor::Operands<Block>::element(i % 4, 4 * half);
+        // The half's code bytes 0, 1 and 2, 3 (positions 0, 2 and 1, 3) are pairs in x.
+        const int block = i / 4, t = i % 4;
+        const int lo = 32 * block + tensor::Operands<Block>::element(block, t, 4 * half),
+                  hi = 32 * block + tensor::Operands<Block>::element(block, t, 4 * half + 1);
         float4& e = v[k][half];
-        e = *reinterpret_cast<const float4*>(x + first);
+        e = load_two_pairs(x, lo, hi);
         if constexpr (kNorm) {
           squares += e.x * e.x + e.y * e.y + e.z * e.z + e.w * e.w;
-          const float4 g = *reinterpret_cast<const float4*>(gain + first);
+          const float4 g = load_two_pairs(gain, lo, hi);
           e.x *= g.x, e.y *= g.y, e.z *= g.z, e.w *= g.w;
         }
       }
@@ -136,9 +149,12 @@ constexpr bool kTensorStreamed =
     std::is_same_v<Block, BlockQ4_0> || std::is_same_v<Block, BlockQ8_0> ||
     std::is_same_v<Block, BlockQ4_K>;
 
-// The 32-element steps a warp takes at a time: a legacy block, or a Q4_K super-block.
+// The 32-element steps a warp takes at a time: a Q8_0 block, a pair of Q4_0 blocks, or a Q4_K
+// super-block.
 template <typename Block>
-constexpr int kTensorUnitSteps = std::is_same_v<Block, BlockQ4_K> ? 8 : 1;
+constexpr int kTensorUnitSteps = std::is_same_v<Block, BlockQ4_K>   ? 8
+                                 : std::is_same_v<Block, BlockQ4_0> ? 2
+                                                                    : 1;
 
 // Where a lane's results go: acc[0][c] and acc[1][c] are rows g and g + 8 of D's column
 // 2t + c. Single tokens (kColumns 1) keep column 2t, every column being x; batched steps
@@ -161,18 +177,12 @@ struct TensorColumns {
   }
 };
 
-// Unit u of a staged chunk (its first step `first_step` of the row) into rows g and g + 8 of
-// the tile, lane (g, t): two mmas per block, one multiply-add per row and column.
-// `pieces` is the stage (16 row pieces, kPieceStride bytes apart).
-template <typename Block, int kPieceStride, int kColumns>
-__device__ __forceinline__ void tensor_unit(const uint8_t* pieces, const TensorColumns<kColumns>& x,
-                                            int first_step, int u, float (&acc)[2][kColumns]) {
-  const int lane = threadIdx.x % kWarp, g = lane / 4, t = lane % 4;
-  const int step = first_step + u;
-  const uint4 xs = x.run(step);
-  const uint32_t run[4] = {xs.x, xs.y, xs.z, xs.w};
-  const tensor::BlockOperands o = tensor::block_operands<Block>(
-      pieces + g * kPieceStride, pieces + (g + 8) * kPieceStride, u, t, run);
+// A legacy block's two mmas (operands `o`, staged step `step`) into rows g and g + 8 of the
+// tile, lane (g, t): one multiply-add per row and column.
+template <int kColumns>
+__device__ __forceinline__ void legacy_block_product(const tensor::BlockOperands& o,
+                                                     const TensorColumns<kColumns>& x, int step,
+                                                     float (&acc)[2][kColumns]) {
   float sums[4] = {0.0f, 0.0f, 0.0f, 0.0f};
 #pragma unroll
   for (int m = 0; m < 2; ++m)
@@ -182,6 +192,44 @@ __device__ __forceinline__ void tensor_unit(const uint8_t* pieces, const TensorC
     const float k = x.constant(step, c);
     acc[0][c] = fmaf(o.d, sums[c] - k, acc[0][c]);       // D[g][2t + c]
     acc[1][c] = fmaf(o.d8, sums[2 + c] - k, acc[1][c]);  // D[g + 8][2t + c]
+  }
+}
+
+// Unit u of a staged chunk (its first step `first_step` of the row): Q8_0 block u.
+// `pieces` is the stage (16 row pieces, kPieceStride bytes apart).
+template <typename Block, int kPieceStride, int kColumns>
+__device__ __forceinline__ void tensor_unit(const uint8_t* pieces, const TensorColumns<kColumns>& x,
+                                            int first_step, int u, float (&acc)[2][kColumns]) {
+  const int lane = threadIdx.x % kWarp, g = lane / 4, t = lane % 4;
+  const int step = first_step + u;
+  const uint4 xs = x.run(step);
+  const uint32_t run[4] = {xs.x, xs.y, xs.z, xs.w};
+  legacy_block_product(tensor::block_operands<Block>(pieces + g * kPieceStride,
+                                                     pieces + (g + 8) * kPieceStride, u, t, run),
+                       x, step, acc);
+}
+
+// Q4_0: unit u is blocks 2u and 2u + 1 of the staged chunk, their codes and scales read as
+// tensor::Operands<BlockQ4_0>::pair_operands lays out (4 shared loads per row, not 5).
+template <int kPieceStride, int kColumns>
+__device__ __forceinline__ void tensor_q4_0_unit(const uint8_t* pieces,
+                                                 const TensorColumns<kColumns>& x, int first_step,
+                                                 int u, float (&acc)[2][kColumns]) {
+  using Operands = tensor::Operands<BlockQ4_0>;
+  const int lane = threadIdx.x % kWarp, g = lane / 4, t = lane % 4;
+  uint32_t top[2][4], bottom[2][4];  // [even, odd block] of rows g and g + 8
+  float d[2], d8[2];
+  Operands::pair_operands(pieces + g * kPieceStride, u, t, top[0], top[1], d[0], d[1]);
+  Operands::pair_operands(pieces + (g + 8) * kPieceStride, u, t, bottom[0], bottom[1], d8[0],
+                          d8[1]);
+#pragma unroll
+  for (int b = 0; b < 2; ++b) {
+    const int step = first_step + 2 * u + b;
+    const uint4 xs = x.run(step);
+    const uint32_t run[4] = {xs.x, xs.y, xs.z, xs.w};
+    tensor::BlockOperands o = tensor::fragments(top[b], bottom[b], run);
+    o.d = d[b], o.d8 = d8[b];
+    legacy_block_product(o, x, step, acc);
   }
 }
 

@@ -6,9 +6,10 @@
 // up rows). Lane (g = lane / 4, t = lane % 4) supplies rows g and g + 8 at k-slots
 // {2t, 2t + 1, 2t + 8, 2t + 9} of each of a block's two mmas. The k order of a product is
 // free as long as x is staged in the same order, so lane t takes the codes of whole bytes it
-// reads as words (Q4_0: qs[4t, 4t + 4), Q8_0: qs[8t, 8t + 8), Q4_K: 8 bytes of a sub-block
-// pair's 32), and x is staged per 32-element step as 4 runs of 8 halves, run t in lane t's k
-// order: one 16-byte load per step serves 16 rows (batched steps: B's columns are tokens).
+// reads as words (Q4_0: 4 of a block's 16 qs bytes, which depend on its parity; Q8_0:
+// qs[8t, 8t + 8); Q4_K: 8 bytes of a sub-block pair's 32), and x is staged per 32-element step
+// as 4 runs of 8 halves, run t in lane t's k order: one 16-byte load per step serves 16 rows
+// (batched steps: B's columns are tokens).
 //
 // An fp16 code operand is the code under a magic exponent (one LOP3 or byte permute per pair
 // of codes, no subtraction): its value is c + q for a constant c. A block's sums are then
@@ -63,16 +64,6 @@ CONCORD_HD uint32_t funnel_right(uint32_t lo, uint32_t hi, uint32_t shift) {
 #else
   return static_cast<uint32_t>((static_cast<uint64_t>(hi) << 32 | lo) >> shift);
 #endif
-}
-
-// The 4 bytes at byte `offset` (even) of an array of words: one load where `offset` is a
-// word's, else two loads and a funnel shift. In the 18- and 34-byte blocks (Q4_0, Q8_0) a
-// block's codes start a word in odd blocks only; a warp's units all have its parity, so the
-// branch is uniform and saves a shared load per word in half the warps.
-CONCORD_HD uint32_t word_at(const uint32_t* words, uint32_t offset) {
-  const uint32_t* at = words + offset / 4;
-  if (offset % 4 == 0) return at[0];
-  return funnel_right(at[0], at[1], 16);
 }
 
 // The fp16 value at byte `offset` (even).
@@ -136,29 +127,55 @@ CONCORD_HD int pair_order(int p) {
   return p == 1 ? 2 : p == 2 ? 1 : p;
 }
 
-// Per format: element(t, p), the block element at position p of lane t's 8 staged halves
-// (positions 0-3 feed the block's first mma, 4-7 its second); constant(p), that element's
+// Per format: element(block, t, p), the element of block `block` of a row at position p of lane
+// t's 8 staged halves (positions 0-3 feed the block's first mma, 4-7 its second; only Q4_0's
+// depend on the block, by its parity); constant(p), that element's
 // c + bias; and operands(), the lane's four fp16 pairs of one row (a[0], a[1]: the first
 // mma's slots 2t.. and 2t + 8..; a[2], a[3]: the second's) and the row's scale d.
 template <typename Block>
 struct Operands;
 
-// Q4_0: a word of 4 qs bytes holds elements 4t + {0, 1, 2, 3} (low nibbles) and the same
-// + 16 (high nibbles). Low nibbles of bytes 0 and 2 under 0x6400 (1024, fp16 step 1) are
-// 1024 + q; high nibbles under 0x5400 (64, step 1/16) are 64 + q. Bias 8.
+// Q4_0, a pair of blocks at a time: blocks 2i and 2i + 1 are 36 bytes from byte 36i of a row
+// piece, word-aligned, and their words 0-8 hold
+//   d0 | qs0[0, 2) << 16,  qs0[2, 14),  qs0[14, 16) | d1 << 16,  qs1[0, 16).
+// Lane t takes a word of 4 code bytes of each block: of the odd block word 5 + t (bytes 4t ..
+// 4t + 3); of the even block word 1 + t (bytes 2 + 4t ..) for t < 3, while lane 3 takes the
+// bytes at either end (0, 1, 14, 15) permuted from words 0 and 4, which every lane reads for
+// d0 and d1. That is 4 shared loads per row and pair; a block at a time took 5 and a funnel
+// shift (an even block's codes straddle words). A word's low nibbles of bytes 0 and 2 under
+// 0x6400 (1024, fp16 step 1) are 1024 + q; high nibbles under 0x5400 (64, step 1/16) are
+// 64 + q: the elements of the code bytes and those + 16. Bias 8.
 template <>
 struct Operands<BlockQ4_0> {
-  static CONCORD_HD int element(int t, int p) { return 16 * (p / 4) + 4 * t + pair_order(p % 4); }
+  // The qs byte at byte k of lane t's word of block `block` (of the row: its parity counts).
+  static CONCORD_HD int code_byte(int block, int t, int k) {
+    if (block % 2 == 1) return 4 * t + k;
+    if (t < 3) return 2 + 4 * t + k;
+    return k < 2 ? k : 12 + k;
+  }
+  static CONCORD_HD int element(int block, int t, int p) {
+    return 16 * (p / 4) + code_byte(block, t, pair_order(p % 4));
+  }
   static CONCORD_HD float constant(int p) { return p < 4 ? 1024.0f + 8 : 64.0f + 8; }
-  static CONCORD_HD float operands(const uint8_t* piece, int block, int t, uint32_t (&a)[4]) {
-    const uint32_t at = block * static_cast<uint32_t>(sizeof(BlockQ4_0));
-    const uint32_t w = word_at(reinterpret_cast<const uint32_t*>(piece), at + 2 + 4 * t);
+  // The fp16 pairs of a word of codes: code bytes (0, 2), (1, 3), then the same + 16.
+  static CONCORD_HD void codes(uint32_t w, uint32_t (&a)[4]) {
     const uint32_t w8 = w >> 8;
-    a[0] = and_or<0x000f000fu, 0x64006400u>(w);   // elements 4t, 4t + 2
-    a[1] = and_or<0x000f000fu, 0x64006400u>(w8);  // 4t + 1, 4t + 3
-    a[2] = and_or<0x00f000f0u, 0x54005400u>(w);   // 16 + the same
+    a[0] = and_or<0x000f000fu, 0x64006400u>(w);
+    a[1] = and_or<0x000f000fu, 0x64006400u>(w8);
+    a[2] = and_or<0x00f000f0u, 0x54005400u>(w);
     a[3] = and_or<0x00f000f0u, 0x54005400u>(w8);
-    return half_at(piece, at);
+  }
+  // Lane t's operands and the scales d of blocks 2 * pair (even) and 2 * pair + 1 of a row
+  // piece (4-byte aligned).
+  static CONCORD_HD void pair_operands(const uint8_t* piece, int pair, int t, uint32_t (&even)[4],
+                                       uint32_t (&odd)[4], float& d_even, float& d_odd) {
+    const auto* words = reinterpret_cast<const uint32_t*>(piece + 2 * sizeof(BlockQ4_0) *
+                                                                      static_cast<uint32_t>(pair));
+    const uint32_t first = words[0], last = words[4];
+    const uint32_t inner = words[1 + t];  // lane 3: word 4 again, not used
+    codes(t < 3 ? inner : byte_perm(first, last, 0x5432), even);
+    codes(words[5 + t], odd);
+    d_even = half_bits(first), d_odd = half_bits(last >> 16);
   }
 };
 
@@ -166,7 +183,9 @@ struct Operands<BlockQ4_0> {
 // unsigned codes (q + 128), which a byte permute puts under 0x64: 1024 + 128 + q.
 template <>
 struct Operands<BlockQ8_0> {
-  static CONCORD_HD int element(int t, int p) { return 8 * t + 4 * (p / 4) + pair_order(p % 4); }
+  static CONCORD_HD int element(int /*block*/, int t, int p) {
+    return 8 * t + 4 * (p / 4) + pair_order(p % 4);
+  }
   static CONCORD_HD float constant(int) { return 1024.0f + 128; }
   static CONCORD_HD float operands(const uint8_t* piece, int block, int t, uint32_t (&a)[4]) {
     const uint32_t at = block * static_cast<uint32_t>(sizeof(BlockQ8_0));
@@ -200,7 +219,9 @@ struct Operands<BlockQ8_0> {
 //   s (sums - c S) - dmin m S = s sums - u S,  s = d scale, u = s c + dmin m.
 template <>
 struct Operands<BlockQ4_K> {
-  static CONCORD_HD int element(int t, int p) { return 8 * t + 4 * (p / 4) + pair_order(p % 4); }
+  static CONCORD_HD int element(int /*block*/, int t, int p) {
+    return 8 * t + 4 * (p / 4) + pair_order(p % 4);
+  }
   static CONCORD_HD float constant(int) { return 1.0f; }
   static CONCORD_HD void operands(const uint8_t* block, int j, int t, uint32_t (&low)[4],
                                   uint32_t (&high)[4]) {
@@ -261,16 +282,16 @@ CONCORD_HD float stage_run(const uint16_t (&h)[8], uint32_t (&run)[4]) {
   return k;
 }
 
-// A staged block: runs[4t .. 4t + 4) are lane t's 8 halves (two per word, the lower
-// element in the low half), k its constant K. `h` holds x's 32 halves (bits) in order.
+// Staged block `block` of a row: runs[4t .. 4t + 4) are lane t's 8 halves (two per word, the
+// lower element in the low half), k its constant K. `h` holds x's 32 halves (bits) in order.
 template <typename Block>
-CONCORD_HD float stage_block(const uint16_t (&h)[32], uint32_t (&runs)[16]) {
+CONCORD_HD float stage_block(int block, const uint16_t (&h)[32], uint32_t (&runs)[16]) {
   float k = 0.0f;
   CONCORD_UNROLL
   for (int t = 0; t < 4; ++t) {
     uint16_t mine[8];
     CONCORD_UNROLL
-    for (int p = 0; p < 8; ++p) mine[p] = h[Operands<Block>::element(t, p)];
+    for (int p = 0; p < 8; ++p) mine[p] = h[Operands<Block>::element(block, t, p)];
     uint32_t run[4];
     k += stage_run<Block>(mine, run);
     CONCORD_UNROLL
@@ -310,7 +331,7 @@ CONCORD_HD BlockOperands fragments(const uint32_t (&top)[4], const uint32_t (&bo
   }
   return o;
 }
-// A legacy block (Q4_0, Q8_0) of two row pieces.
+// A Q8_0 block of two row pieces.
 template <typename Block>
 CONCORD_HD BlockOperands block_operands(const uint8_t* top_piece, const uint8_t* bottom_piece,
                                         int block, int t, const uint32_t (&run)[4]) {
