@@ -132,8 +132,9 @@ struct ScalarStream {
 };
 
 // The tensor-core products (matvec_tensor.cuh): warp w takes units w, w + 8, ... of the
-// chunk (a legacy block, or a Q4_K super-block) for all 16 rows; lane (g, t) keeps
-// the sums of rows g and g + 8: of x, or (kBatched) of tokens 2t and 2t + 1 of up to 8.
+// chunk (kTensorUnitSteps: a Q8_0 block, a pair of Q4_0 blocks or a Q4_K super-block) for all 16
+// rows; lane (g, t) keeps the sums of rows g and g + 8: of x, or (kBatched) of tokens 2t and 2t + 1
+// of up to 8.
 template <typename Block, int C, bool kBatched, int S = kDefaultStreamStages>
 struct TensorStream {
   static constexpr int kColumnGroups = kStreamWarps;
