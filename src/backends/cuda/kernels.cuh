@@ -17,6 +17,7 @@ inline constexpr int kMaxMatvecTokens = 8;
 // tiles of 16 rows on 264 resident blocks) split each tile's row pieces over several blocks,
 // so that every resident block streams; the blocks publish their partial sums here and the
 // last of a tile's parts to arrive adds them up in part order (deterministic) and stores.
+// 1B tg128 on an H100: Q8_0 +5.6% (its O projection splits too), Q4_0 and Q4_K +0.5%.
 struct MatvecScratch {
   float* partials = nullptr;     // matvec_partial_floats(max_blocks) floats
   unsigned* arrivals = nullptr;  // max_blocks counters, zero between launches
