@@ -164,10 +164,17 @@ void expect_rows(const Tile& tile, int tokens, int steps, const Results& results
   }
 }
 
-// Block b's d (D - K) for every lane, summed into `results`, where lanes[lane] holds the
-// lane's operands of block b (its run of x from `staged`).
-void keep_legacy(Results& results, int tokens, const StagedStep& staged,
-                 const BlockOperands (&lanes)[32]) {
+// Legacy block `step` of the tile: each lane's operands, operands(lane, run) with the lane's
+// staged run of x, multiplied out; every lane's d (D - K) is summed into `results`.
+template <typename Block, typename LaneOperands>
+void add_block(Results& results, const Tile& tile, int tokens, int step, LaneOperands operands) {
+  const StagedStep staged = staged_step<Block>(tile, tokens, step);
+  BlockOperands lanes[32];
+  for (int lane = 0; lane < 32; ++lane) {
+    uint32_t run[4];
+    lane_run(staged, tokens, lane, run);
+    lanes[lane] = operands(lane, run);
+  }
   const Product p = multiply(lanes);
   for (int lane = 0; lane < 32; ++lane) {
     keep(results, tokens, lane, [&](int r, int column, int token) {
@@ -184,15 +191,10 @@ void check_q8_0(int tokens, uint64_t seed, float x_scale) {
   const Tile tile = make_tile(GgmlType::Q8_0, 32 * kBlocks, tokens, seed, x_scale);
   Results results;
   for (int b = 0; b < kBlocks; ++b) {
-    const StagedStep staged = staged_step<BlockQ8_0>(tile, tokens, b);
-    BlockOperands lanes[32];
-    for (int lane = 0; lane < 32; ++lane) {
-      uint32_t run[4];
-      lane_run(staged, tokens, lane, run);
-      lanes[lane] =
-          block_operands<BlockQ8_0>(tile.row(lane / 4), tile.row(lane / 4 + 8), b, lane % 4, run);
-    }
-    keep_legacy(results, tokens, staged, lanes);
+    add_block<BlockQ8_0>(results, tile, tokens, b, [&](int lane, const uint32_t(&run)[4]) {
+      return block_operands<BlockQ8_0>(tile.row(lane / 4), tile.row(lane / 4 + 8), b, lane % 4,
+                                       run);
+    });
   }
   expect_rows(tile, tokens, kBlocks, results, "Q8_0");
 }
@@ -214,15 +216,12 @@ void check_q4_0(int tokens, uint64_t seed, float x_scale) {
                          d8[lane][1]);
     }
     for (int b = 0; b < 2; ++b) {
-      const StagedStep staged = staged_step<BlockQ4_0>(tile, tokens, 2 * pair + b);
-      BlockOperands lanes[32];
-      for (int lane = 0; lane < 32; ++lane) {
-        uint32_t run[4];
-        lane_run(staged, tokens, lane, run);
-        lanes[lane] = fragments(top[lane][b], bottom[lane][b], run);
-        lanes[lane].d = d[lane][b], lanes[lane].d8 = d8[lane][b];
-      }
-      keep_legacy(results, tokens, staged, lanes);
+      add_block<BlockQ4_0>(results, tile, tokens, 2 * pair + b,
+                           [&](int lane, const uint32_t(&run)[4]) {
+                             BlockOperands o = fragments(top[lane][b], bottom[lane][b], run);
+                             o.d = d[lane][b], o.d8 = d8[lane][b];
+                             return o;
+                           });
     }
   }
   expect_rows(tile, tokens, kBlocks, results, "Q4_0");
