@@ -64,24 +64,24 @@ bool streams(bool gated, int64_t n_in) {
   return n_in < (gated ? kLongRows : kSmallLaunchMinWidth);
 }
 
+// Whether the switch `variable` is on: unless it is set to "0".
+bool switched_on(const char* variable) {
+  const char* v = std::getenv(variable);
+  return v == nullptr || std::string(v) != "0";
+}
+
 // Whether Q4_0, Q8_0 and Q4_K decode products (single tokens, and batched steps of up to 8
 // with a token per column of the mma) multiply on tensor cores: yes unless
 // CONCORD_CUDA_TENSOR_DECODE=0, which keeps the fp32 paths (for comparison or diagnosis).
 bool tensor_decode() {
-  static const bool on = [] {
-    const char* v = std::getenv("CONCORD_CUDA_TENSOR_DECODE");
-    return v == nullptr || std::string(v) != "0";
-  }();
+  static const bool on = switched_on("CONCORD_CUDA_TENSOR_DECODE");
   return on;
 }
 
 // Whether single-token launches of few tiles split them over more blocks (matvec_stream.cuh's
 // TileParts): yes unless CONCORD_CUDA_TILE_SPLIT=0 (for comparison).
 bool tile_splits() {
-  static const bool on = [] {
-    const char* v = std::getenv("CONCORD_CUDA_TILE_SPLIT");
-    return v == nullptr || std::string(v) != "0";
-  }();
+  static const bool on = switched_on("CONCORD_CUDA_TILE_SPLIT");
   return on;
 }
 
