@@ -31,7 +31,6 @@
 #include "backends/cuda/kernels.cuh"
 #include "backends/cuda/matvec_tensor.cuh"
 #include "backends/cuda/matvec_wide.cuh"
-#include "backends/cuda/warp.cuh"
 
 namespace concord::cuda::matvec_detail {
 
@@ -241,9 +240,18 @@ struct TileParts {
 // block that is) and stores them through store(tile, tokens, value, up).
 template <typename BlockSum, typename Store>
 __device__ void store_parts(const TileParts& split, int tile, BlockSum block_sum, Store store) {
+  __shared__ bool last;
   float* mine = split.partials + static_cast<int64_t>(blockIdx.x) * kTileRows;
   for (int r = threadIdx.x; r < kTileRows; r += blockDim.x) mine[r] = block_sum(0, r);
-  if (!last_to_arrive(&split.arrivals[tile], split.parts)) return;
+  __threadfence();
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    last = atomicAdd(&split.arrivals[tile], 1u) == static_cast<unsigned>(split.parts - 1);
+    if (last) split.arrivals[tile] = 0;  // ready for the next launch
+  }
+  __syncthreads();
+  if (!last) return;
+  __threadfence();
   const float* sums = split.partials + static_cast<int64_t>(tile) * split.parts * kTileRows;
   const auto total = [&](int, int r) {
     float sum = 0.0f;
@@ -259,17 +267,14 @@ template <typename Math, Epilogue E, bool kNorm>
 constexpr bool kTileSplits =
     Math::kTokenSlots == 1 && !kNorm && E != Epilogue::SiluGate && E != Epilogue::GeluGate;
 
-// kParts: the launch splits its tiles (split.parts > 1 parts, a block each). A separate
-// instance because the split's runtime bounds cost the whole-tile loop registers and
-// instructions (Q4_K's accumulate span 400 -> 471 HMMA-to-HMMA instructions).
-template <typename Math, Epilogue E, bool kNorm, bool kParts>
+template <typename Math, Epilogue E, bool kNorm>
 __global__ void __launch_bounds__(kWarp* kStreamWarps)
     matvec_stream_kernel(Jobs jobs, int64_t n_in, const float* __restrict__ x, TileParts split) {
   using Layout = typename Math::Layout;
   constexpr bool kGated = E == Epilogue::SiluGate || E == Epilogue::GeluGate;
   constexpr int kOutputs = kGated ? kTileRows / 2 : kTileRows;
   constexpr int kPieceChunks = Layout::kPieceBytes / 16;
-  static_assert(!kParts || kTileSplits<Math, E, kNorm>);
+  constexpr bool kSplits = kTileSplits<Math, E, kNorm>;
   extern __shared__ float4 stream_storage[];
   uint8_t* stages = reinterpret_cast<uint8_t*>(stream_storage);
   uint8_t* activations = stages + Layout::kStages * Layout::kStageBytes;
@@ -282,10 +287,10 @@ __global__ void __launch_bounds__(kWarp* kStreamWarps)
   const int n_chunks = (n_steps + Layout::kChunkSteps - 1) / Layout::kChunkSteps;
   const int n_tiles = static_cast<int>(jobs.n_groups);
   // This block's tiles (gridDim.x apart) and, of each, chunks [first_chunk, end_chunk).
-  const int parts = kParts ? split.parts : 1, part = static_cast<int>(blockIdx.x) % parts;
+  const int parts = split.parts, part = static_cast<int>(blockIdx.x) % parts;
   const int first_tile = static_cast<int>(blockIdx.x) / parts;
   const int first_chunk = part * n_chunks / parts, end_chunk = (part + 1) * n_chunks / parts;
-  const int my_tiles = kParts                 ? (first_tile < n_tiles ? 1 : 0)
+  const int my_tiles = parts > 1              ? (first_tile < n_tiles ? 1 : 0)
                        : n_tiles > first_tile ? (n_tiles - 1 - first_tile) / gridDim.x + 1
                                               : 0;
   const int n_items = my_tiles * (end_chunk - first_chunk);
@@ -366,11 +371,11 @@ __global__ void __launch_bounds__(kWarp* kStreamWarps)
     // The tile's chunks are done: sum its rows, store, start afresh.
     math.flush(partial);
     __syncthreads();
+    if constexpr (kSplits) {
+      if (parts > 1) store_parts(split, tile, block_sum, store_tile);
+    }
     // Outputs are token-major: out[token * n_out + row] (single tokens: token 0).
-    if constexpr (kParts)
-      store_parts(split, tile, block_sum, store_tile);
-    else
-      store_tile(tile, Math::kTokenSlots == 1 ? 1 : jobs.tokens, block_sum, up_sum);
+    if (parts == 1) store_tile(tile, Math::kTokenSlots == 1 ? 1 : jobs.tokens, block_sum, up_sum);
     // `partial` is next written after the following item's barrier.
     chunk = first_chunk;
     tile += gridDim.x;
@@ -394,26 +399,19 @@ bool launch_stream(Jobs jobs, int64_t n_in, const float* x, cudaStream_t stream,
   const size_t smem = static_cast<size_t>(Layout::kStages) * Layout::kStageBytes +
                       Math::activation_bytes(n_in, jobs.tokens);
   if (smem > kMaxStagedBytes) return false;
+  const auto kernel = matvec_stream_kernel<Math, E, kNorm>;
   assign_groups(jobs, kGated ? kTileRows / 2 : kTileRows, kGated);
   if (jobs.n_groups == 0) return true;
-  constexpr int kThreads = kWarp * kStreamWarps;
+  const int64_t resident = resident_blocks(kernel, kWarp * kStreamWarps, smem, INT64_MAX);
+  TileParts split;
   if constexpr (kTileSplits<Math, E, kNorm>) {
-    const auto kernel = matvec_stream_kernel<Math, E, kNorm, true>;
-    const int64_t resident = resident_blocks(kernel, kThreads, smem, INT64_MAX);
     const int64_t n_chunks = (n_in / 32 + Layout::kChunkSteps - 1) / Layout::kChunkSteps;
     const int64_t parts =
         std::min({n_chunks, resident / jobs.n_groups, int64_t{scratch.max_blocks} / jobs.n_groups});
-    if (parts > 1) {
-      const TileParts split{scratch.partials, scratch.arrivals, static_cast<int>(parts)};
-      const auto blocks = static_cast<unsigned>(jobs.n_groups * parts);
-      check(launch_dependent(kernel, blocks, kThreads, smem, stream, jobs, n_in, x, split),
-            "matvec");
-      return true;
-    }
+    if (parts > 1) split = {scratch.partials, scratch.arrivals, static_cast<int>(parts)};
   }
-  const auto kernel = matvec_stream_kernel<Math, E, kNorm, false>;
-  const unsigned blocks = resident_blocks(kernel, kThreads, smem, jobs.n_groups);
-  check(launch_dependent(kernel, blocks, kThreads, smem, stream, jobs, n_in, x, TileParts{}),
+  const auto blocks = static_cast<unsigned>(std::min(resident, jobs.n_groups * split.parts));
+  check(launch_dependent(kernel, blocks, kWarp * kStreamWarps, smem, stream, jobs, n_in, x, split),
         "matvec");
   return true;
 }
