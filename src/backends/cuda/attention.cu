@@ -278,16 +278,7 @@ __global__ void __launch_bounds__(kAttnWarps* kWarp, kChunks == 1 ? 4 : 2)
 
   // Split: publish this range's result; the last block of the pair to arrive merges.
   if (threadIdx.x == 0) partial[0] = m_block, partial[1] = l_block;
-  __threadfence();
-  __syncthreads();
-  __shared__ bool merges;
-  if (threadIdx.x == 0) {
-    merges = atomicAdd(&scratch.arrivals[pair], 1u) == static_cast<unsigned>(active - 1);
-    if (merges) scratch.arrivals[pair] = 0;  // ready for the next launch
-  }
-  __syncthreads();
-  if (!merges) return;
-  __threadfence();
+  if (!last_to_arrive(&scratch.arrivals[pair], active)) return;
   const float* parts =
       scratch.partials + static_cast<int64_t>(pair) * kMaxAttnSplits * kPartialFloats;
   float m_all = -INFINITY, l_all = 0.0f;

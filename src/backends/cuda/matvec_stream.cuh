@@ -240,18 +240,9 @@ struct TileParts {
 // block that is) and stores them through store(tile, tokens, value, up).
 template <typename BlockSum, typename Store>
 __device__ void store_parts(const TileParts& split, int tile, BlockSum block_sum, Store store) {
-  __shared__ bool last;
   float* mine = split.partials + static_cast<int64_t>(blockIdx.x) * kTileRows;
   for (int r = threadIdx.x; r < kTileRows; r += blockDim.x) mine[r] = block_sum(0, r);
-  __threadfence();
-  __syncthreads();
-  if (threadIdx.x == 0) {
-    last = atomicAdd(&split.arrivals[tile], 1u) == static_cast<unsigned>(split.parts - 1);
-    if (last) split.arrivals[tile] = 0;  // ready for the next launch
-  }
-  __syncthreads();
-  if (!last) return;
-  __threadfence();
+  if (!last_to_arrive(&split.arrivals[tile], split.parts)) return;
   const float* sums = split.partials + static_cast<int64_t>(tile) * split.parts * kTileRows;
   const auto total = [&](int, int r) {
     float sum = 0.0f;

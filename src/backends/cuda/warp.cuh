@@ -31,4 +31,22 @@ __device__ float block_reduce(float v, float* shared) {
   return v;
 }
 
+// Whether this block is the last of `expected` blocks to arrive at `*arrivals`, a counter
+// that is zero between launches (the last block zeroes it again). Call it once the block
+// has written what the last one reads: the fence before the arrival publishes those
+// writes, the last block's fence after it orders its reads behind every arrival. Every
+// thread of the block gets the answer.
+__device__ inline bool last_to_arrive(unsigned* arrivals, int expected) {
+  __shared__ bool last;
+  __threadfence();
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    last = atomicAdd(arrivals, 1u) == static_cast<unsigned>(expected - 1);
+    if (last) *arrivals = 0;  // ready for the next launch
+  }
+  __syncthreads();
+  if (last) __threadfence();
+  return last;
+}
+
 }  // namespace concord::cuda
