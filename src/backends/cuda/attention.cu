@@ -8,6 +8,7 @@
 #include "backends/cuda/dependent_launch.cuh"
 #include "backends/cuda/kv_access.cuh"
 #include "backends/cuda/rope.cuh"
+#include "backends/cuda/timeline.cuh"
 #include "backends/cuda/warp.cuh"
 #include "util/error.h"
 
@@ -120,8 +121,16 @@ template <KvType kType, int kVec, int kChunks>
 __global__ void __launch_bounds__(kAttnWarps* kWarp, kChunks == 1 ? 4 : 2)
     attention_kernel(KvLayer c, const float* __restrict__ q, const int32_t* __restrict__ slots,
                      const int32_t* __restrict__ positions, AttentionParams p, int splits,
-                     AttentionScratch scratch, float* __restrict__ out, OwnKey own) {
+                     AttentionScratch scratch, float* __restrict__ out, OwnKey own,
+                     TimelineSink timeline) {
   constexpr int kDims = kVec * kChunks;  // head dims per lane
+  __shared__ BlockTimes times;           // recorded at whichever exit the block takes
+  struct RecordAtExit {
+    const TimelineSink& sink;
+    const BlockTimes& times;
+    __device__ ~RecordAtExit() { record_block(sink, TimelineKernel::DecodeAttention, times); }
+  } record_at_exit{timeline, times};
+  mark_time(timeline, times.start);
   // Positions and slots come from the host, uploaded before the step's first kernel, so
   // they are read before the dependency wait: blocks without keys leave at once, and the
   // others prefetch their keys' rows into L2 first, ahead of the weights the next kernel
@@ -186,6 +195,7 @@ __global__ void __launch_bounds__(kAttnWarps* kWarp, kChunks == 1 ? 4 : 2)
   const bool early = fused;
   if (early) load_step(first_j0, false);
   await_previous_and_allow_next();
+  mark_time(timeline, times.waited);
   const int q_width = p.n_head * p.head_dim;
   const float* qh = q + static_cast<int64_t>(t) * q_width + h * p.head_dim;
   if (fused)
@@ -248,6 +258,7 @@ __global__ void __launch_bounds__(kAttnWarps* kWarp, kChunks == 1 ? 4 : 2)
   }
   __shared__ float warp_m[kAttnWarps], warp_l[kAttnWarps];
   __shared__ float warp_acc[kAttnWarps][kMaxAttnHeadDim];
+  mark_time(timeline, times.first_phase);  // keys walked
   if (lane == 0) warp_m[warp] = m, warp_l[warp] = l;
 #pragma unroll
   for (int ch = 0; ch < kChunks; ++ch) {
@@ -510,7 +521,7 @@ void attention(const KvLayer& cache, const float* q, const BatchView& batch,
   if (own != nullptr) own_key = {own->k, own->v, own->rope, inverse_frequencies(own->rope)};
   check(launch_dependent(attention_kernel_for(cache.type, p.head_dim), dim3(pairs, splits),
                          kAttnWarps * kWarp, 0, stream, cache, q, batch.slots, batch.positions, p,
-                         splits, scratch, out, own_key),
+                         splits, scratch, out, own_key, next_timeline_sink()),
         "attention");
 }
 

@@ -10,6 +10,7 @@
 
 #include "backends/cuda/kernels.cuh"
 #include "backends/cuda/pinned_staging.h"
+#include "backends/cuda/timeline.cuh"
 #include "util/error.h"
 
 namespace concord {
@@ -101,8 +102,10 @@ class CudaBackend : public Backend, public OpGraphs {
     matvec_arrivals_ = allocate(sizeof(unsigned) * max_blocks);
     check(cudaMemset(matvec_arrivals_->data(), 0, matvec_arrivals_->bytes()), "cudaMemset");
     matvec_scratch_ = {matvec_partials_->as<float>(), matvec_arrivals_->as<unsigned>(), max_blocks};
+    cuda::open_timeline();
   }
   ~CudaBackend() override {
+    cuda::close_timeline();
     for (cudaGraphExec_t exec : graphs_) cudaGraphExecDestroy(exec);
     cublasDestroy(cublas_);
     cudaStreamDestroy(stream_);

@@ -31,6 +31,7 @@
 #include "backends/cuda/kernels.cuh"
 #include "backends/cuda/matvec_tensor.cuh"
 #include "backends/cuda/matvec_wide.cuh"
+#include "backends/cuda/timeline.cuh"
 
 namespace concord::cuda::matvec_detail {
 
@@ -260,7 +261,8 @@ constexpr bool kTileSplits =
 
 template <typename Math, Epilogue E, bool kNorm>
 __global__ void __launch_bounds__(kWarp* kStreamWarps)
-    matvec_stream_kernel(Jobs jobs, int64_t n_in, const float* __restrict__ x, TileParts split) {
+    matvec_stream_kernel(Jobs jobs, int64_t n_in, const float* __restrict__ x, TileParts split,
+                         TimelineSink timeline) {
   using Layout = typename Math::Layout;
   constexpr bool kGated = E == Epilogue::SiluGate || E == Epilogue::GeluGate;
   constexpr int kOutputs = kGated ? kTileRows / 2 : kTileRows;
@@ -318,13 +320,17 @@ __global__ void __launch_bounds__(kWarp* kStreamWarps)
 
   // The first stages' copies overlap the previous kernel's tail (8B Q4_0 tg128 +5% against
   // issuing them after the wait).
+  __shared__ BlockTimes times;
+  mark_time(timeline, times.start);
   for (int i = 0; i < Layout::kStages - 1; ++i) issue_next();
   await_previous_and_allow_next();  // x is the previous kernel's output
+  mark_time(timeline, times.waited);
   // x of this block's chunks, indexed from the first: whole rows unless split.
   const int first_step = first_chunk * Layout::kChunkSteps;
   const int part_steps = min(n_steps, end_chunk * Layout::kChunkSteps) - first_step;
   const float scale = Math::template stage<kNorm>(x + int64_t{32} * first_step, jobs,
                                                   int64_t{32} * part_steps, activations);
+  mark_time(timeline, times.first_phase);  // x staged
 
   // Stores the tile's rows: value(token, r) (and, gated, up(token, r)) for its outputs r.
   const auto store_tile = [&](int tile, int tokens, auto value, auto up) {
@@ -371,6 +377,7 @@ __global__ void __launch_bounds__(kWarp* kStreamWarps)
     chunk = first_chunk;
     tile += gridDim.x;
   }
+  record_block(timeline, TimelineKernel::StreamMatvec, times);
 }
 
 // Launches the streaming kernel over `jobs`; returns false, launching nothing, where it does
@@ -402,7 +409,8 @@ bool launch_stream(Jobs jobs, int64_t n_in, const float* x, cudaStream_t stream,
     if (parts > 1) split = {scratch.partials, scratch.arrivals, static_cast<int>(parts)};
   }
   const auto blocks = static_cast<unsigned>(std::min(resident, jobs.n_groups * split.parts));
-  check(launch_dependent(kernel, blocks, kWarp * kStreamWarps, smem, stream, jobs, n_in, x, split),
+  check(launch_dependent(kernel, blocks, kWarp * kStreamWarps, smem, stream, jobs, n_in, x, split,
+                         next_timeline_sink()),
         "matvec");
   return true;
 }

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The decode step's timeline on the GPU (src/backends/cuda/timeline.cuh), through the
+# `device` tool: per synthetic model, tg128 untraced and traced (what recording costs), then
+# scripts/timeline-summary.py's table of the step's launches.
+#
+#   [MODELS="1b:q4_0 8b:q4_0"] scripts/device-timeline.sh CONCORD
+# Each model is SHAPE:TYPE (shapes 1b, 8b as scripts/device-ab.sh). The 8B shape decodes 48
+# tokens traced, so that its replays fit the 4M records.
+set -euo pipefail
+(($# == 1)) && [[ -x "$1" ]] || { echo "usage: $0 CONCORD" >&2; exit 2; }
+concord=$(realpath "$1")
+here=$(dirname "$0")
+lib="$(dirname "$concord")/lib"  # builds with `serve` may carry cpp-httplib there
+[[ -d "$lib" ]] && export LD_LIBRARY_PATH="$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+trace=$(mktemp /tmp/timeline.XXXXXX)
+for model in ${MODELS:-1b:q4_0}; do
+  IFS=: read -r shape type <<<"$model"
+  case "$shape" in
+    1b) dims="--layers 16 --width 2048 --heads 32 --kv-heads 8 --ff 8192" n=128 ;;
+    8b) dims="--layers 32 --width 4096 --heads 32 --kv-heads 8 --ff 14336" n=48 ;;
+    *) echo "unknown shape '$shape' (expected 1b or 8b)" >&2; exit 2 ;;
+  esac
+  m="/tmp/timeline-$shape-$type.gguf"
+  # shellcheck disable=SC2086
+  "$concord" synth -o "$m" $dims --vocab 128256 --ctx 8192 --type "$type" --seed 1 >/dev/null
+  echo "== $shape $type"
+  rate() { "$concord" bench -m "$m" --backend cuda -p 0 -n "$1" -r "$2" 2>&1 | grep "tg$1 " |
+    awk -F'|' '{print $7, $9}'; }
+  echo "tg128 untraced: $(rate 128 2)"
+  echo "tg$n traced: $(CONCORD_CUDA_TIMELINE="$trace" rate "$n" 1)"
+  python3 "$here/timeline-summary.py" "$trace"
+  rm -f "$m" "$trace"
+done
