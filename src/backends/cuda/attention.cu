@@ -130,7 +130,7 @@ __global__ void __launch_bounds__(kAttnWarps* kWarp, kChunks == 1 ? 4 : 2)
     const BlockTimes& times;
     __device__ ~RecordAtExit() { record_block(sink, TimelineKernel::DecodeAttention, times); }
   } record_at_exit{timeline, times};
-  mark_time(timeline, times.start);
+  start_times(timeline, times);
   // Positions and slots come from the host, uploaded before the step's first kernel, so
   // they are read before the dependency wait: blocks without keys leave at once, and the
   // others prefetch their keys' rows into L2 first, ahead of the weights the next kernel

@@ -321,7 +321,7 @@ __global__ void __launch_bounds__(kWarp* kStreamWarps)
   // The first stages' copies overlap the previous kernel's tail (8B Q4_0 tg128 +5% against
   // issuing them after the wait).
   __shared__ BlockTimes times;
-  mark_time(timeline, times.start);
+  start_times(timeline, times);
   for (int i = 0; i < Layout::kStages - 1; ++i) issue_next();
   await_previous_and_allow_next();  // x is the previous kernel's output
   mark_time(timeline, times.waited);

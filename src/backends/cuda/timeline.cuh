@@ -48,6 +48,15 @@ struct BlockTimes {
   uint64_t start = 0, waited = 0, first_phase = 0;
 };
 
+// times = {now, 0, 0} (thread 0, where the timeline is on): shared memory starts undefined,
+// and a block may leave before its later marks.
+__device__ __forceinline__ void start_times(const TimelineSink& sink, BlockTimes& times) {
+  if (sink.records == nullptr || threadIdx.x != 0) return;
+  uint64_t now;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(now));
+  times = {now, 0, 0};
+}
+
 // slot = now (thread 0, where the timeline is on).
 __device__ __forceinline__ void mark_time(const TimelineSink& sink, uint64_t& slot) {
   if (sink.records == nullptr || threadIdx.x != 0) return;
