@@ -48,27 +48,33 @@ struct BlockTimes {
   uint64_t start = 0, waited = 0, first_phase = 0;
 };
 
-// times = {now, 0, 0} (thread 0, where the timeline is on): shared memory starts undefined,
-// and a block may leave before its later marks.
-__device__ __forceinline__ void start_times(const TimelineSink& sink, BlockTimes& times) {
-  if (sink.records == nullptr || threadIdx.x != 0) return;
+// Whether this thread keeps its block's times: thread 0, where the timeline is on.
+__device__ __forceinline__ bool keeps_times(const TimelineSink& sink) {
+  return sink.records != nullptr && threadIdx.x == 0;
+}
+
+__device__ __forceinline__ uint64_t global_ns() {
   uint64_t now;
   asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(now));
-  times = {now, 0, 0};
+  return now;
 }
 
-// slot = now (thread 0, where the timeline is on).
+// times = {now, 0, 0}: shared memory starts undefined, and a block may leave before its
+// later marks.
+__device__ __forceinline__ void start_times(const TimelineSink& sink, BlockTimes& times) {
+  if (keeps_times(sink)) times = {global_ns(), 0, 0};
+}
+
+// slot = now.
 __device__ __forceinline__ void mark_time(const TimelineSink& sink, uint64_t& slot) {
-  if (sink.records == nullptr || threadIdx.x != 0) return;
-  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(slot));
+  if (keeps_times(sink)) slot = global_ns();
 }
 
-// Thread 0 records its block, ending now.
+// Records the block, ending now.
 __device__ __forceinline__ void record_block(const TimelineSink& sink, TimelineKernel kernel,
                                              const BlockTimes& times) {
-  if (sink.records == nullptr || threadIdx.x != 0) return;
-  uint64_t end;
-  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(end));
+  if (!keeps_times(sink)) return;
+  const uint64_t end = global_ns();
   const unsigned i = atomicAdd(sink.count, 1u);
   if (i >= sink.capacity) return;
   unsigned sm;
