@@ -318,10 +318,10 @@ __global__ void __launch_bounds__(kWarp* kStreamWarps)
     if (++next_chunk == end_chunk) next_chunk = first_chunk, next_tile += gridDim.x;
   };
 
-  // The first stages' copies overlap the previous kernel's tail (8B Q4_0 tg128 +5% against
-  // issuing them after the wait).
   __shared__ BlockTimes times;
   start_times(timeline, times);
+  // The first stages' copies overlap the previous kernel's tail (8B Q4_0 tg128 +5% against
+  // issuing them after the wait).
   for (int i = 0; i < Layout::kStages - 1; ++i) issue_next();
   await_previous_and_allow_next();  // x is the previous kernel's output
   mark_time(timeline, times.waited);
