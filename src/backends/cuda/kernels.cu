@@ -90,8 +90,8 @@ __global__ void rope_kernel(float* __restrict__ x, const int32_t* __restrict__ p
   const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (idx >= static_cast<int64_t>(n) * n_heads * half) return;
   const int64_t th = idx / half;  // token * n_heads + head
-  int a, b;
-  rotate_pair(x + th * head_dim, static_cast<int>(idx % half), positions[th / n_heads], p, f, a, b);
+  rotate(x + th * head_dim,
+         pair_rotation(static_cast<int>(idx % half), positions[th / n_heads], p, f));
 }
 
 __global__ void store_kv_kernel(KvLayer c, const float* __restrict__ k, const float* __restrict__ v,
@@ -128,7 +128,11 @@ __global__ void rope_store_kv_kernel(float* __restrict__ q, float* __restrict__ 
   float* vec = is_key ? k + (static_cast<int64_t>(t) * n_head_kv + head) * head_dim
                       : q + (static_cast<int64_t>(t) * n_head + head) * head_dim;
   int a = p.n_rot + 2 * (i - p.n_rot / 2), b = a + 1;  // unrotated dims
-  if (i < p.n_rot / 2) rotate_pair(vec, i, positions[t], p, f, a, b);
+  if (i < p.n_rot / 2) {
+    const PairRotation r = pair_rotation(i, positions[t], p, f);
+    rotate(vec, r);
+    a = r.a, b = r.b;
+  }
   if (!is_key) return;
   const int64_t src = static_cast<int64_t>(t) * c.kv_width + head * head_dim;
   const int64_t dst =
