@@ -180,13 +180,18 @@ class DecoderModel : public Model {
       add_to_residual(layer.down, hidden, layer.post_ffn_norm, n);
     }
     if (m == 0) return;
-    const int32_t* rows = ws_.ints->as<int32_t>() + 3 * ws_.capacity;
+    // The rows that need logits; a single token's is x itself (a decode step: one launch fewer).
     float* picked = ws_.picked->as<float>();
-    b.gather_rows(x, rows, m, d, picked);
+    const float* wanted = x;
+    if (n > 1) {
+      const int32_t* rows = ws_.ints->as<int32_t>() + 3 * ws_.capacity;
+      b.gather_rows(x, rows, m, d, picked);
+      wanted = picked;
+    }
     const Weight output = weights_.has("output.weight") ? weights_.matrix("output.weight")
                                                         : weights_.matrix("token_embd.weight");
     float* out = ws_.logits->as<float>();
-    b.project({{output, out}}, picked, m,
+    b.project({{output, out}}, wanted, m,
               {weights_.vector("output_norm.weight"), hp_.rms_eps, picked});
     if (hp_.final_softcap > 0.0f) b.softcap(out, hp_.final_softcap, m * hp_.n_vocab);
   }
