@@ -80,7 +80,7 @@ __device__ __forceinline__ float merge_weight(float m_part, float l_part, float 
 // position, which the host wrote, so it is computed before the dependency wait, off the path
 // from the previous kernel's q, k and v to the keys' scores. With one barrier where there
 // were three (rope_store_own_key), the 1B layer's wait-to-keys-walked went 3.8 -> 3.0 us and
-// tg128 1B Q4_0 +2%, 8B Q4_0 and Q8_0 +0.3%.
+// tg128 1B Q4_0 +2%, 8B level (-0.6% to +0.4% over two A/B calls).
 static_assert(kMaxRopePairs <= kAttnWarps * kWarp);
 __device__ PairRotation own_rotation(const OwnKey& own, int position) {
   PairRotation r{};
