@@ -180,10 +180,11 @@ class DecoderModel : public Model {
       add_to_residual(layer.down, hidden, layer.post_ffn_norm, n);
     }
     if (m == 0) return;
-    // The rows that need logits; a single token's is x itself (a decode step: one launch fewer).
+    // The rows that need logits. Where every row does (a decode step, a perplexity batch) they
+    // are x itself, in order (logit_rows ascends): no gather, one launch fewer.
     float* picked = ws_.picked->as<float>();
     const float* wanted = x;
-    if (n > 1) {
+    if (m < n) {
       const int32_t* rows = ws_.ints->as<int32_t>() + 3 * ws_.capacity;
       b.gather_rows(x, rows, m, d, picked);
       wanted = picked;
