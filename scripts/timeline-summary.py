@@ -11,7 +11,8 @@ the launches of each role (a layer's launches take the roles in turn; the last i
   first  median over blocks of (first phase - waited): x staged, or the keys walked
   body   last block end - first block past the wait
   tail   last block end - median block end
-Times in microseconds. Usage: timeline-summary.py FILE [ROLES]
+A second line gives the time between steps: the host's part of a step, and the launches not
+recorded. Times in microseconds. Usage: timeline-summary.py FILE [ROLES]
   ROLES: a layer's launches, comma-separated (default qkv,attn,o,gate_up,down: Llama-like).
 """
 import sys
@@ -77,6 +78,10 @@ def main():
     names = [roles[i % len(roles)] for i in range(len(step) - 1)] + ["logits"]
     span = np.mean([s[-1]["end"] - s[0]["start"] for s in steps]) / 1000
     print(f"first launch's start to last launch's end: {span:.1f} us a step")
+    # The host's share: its wake from the step's sync, the next step's input upload and graph
+    # launch, and the untraced launches before the first traced one (the embedding).
+    between = np.mean([b[0]["start"] - a[-1]["end"] for a, b in zip(steps, steps[1:])]) / 1000
+    print(f"last launch's end to the next step's first start: {between:.1f} us")
     print(f"{'launch':>8} {'blocks':>6} " + " ".join(f"{k:>7}" for k in KEYS))
     for role in roles + ["logits"]:
         at = [i for i, name in enumerate(names) if name == role and i > 0]

@@ -9,6 +9,7 @@ i >= 1 of a replay starting at T (ns):
   first    waited + 2000 + 10 b        -> first   2.01 us (median over blocks)
   end      T + 10000 i + 9000 + 100 b  -> body    8.50 us, tail 0.10 us (0.15 with the
                                           early block's end in the logits' median)
+Between steps: the next replay's first start - the logits' last end = 947.8 us.
 Usage: timeline_summary_test.py SCRIPT. Exits 77 (skip) without numpy."""
 import os
 import subprocess
@@ -49,7 +50,7 @@ def main():
         out = subprocess.run([sys.executable, sys.argv[1], path, "a,b"], check=True,
                              capture_output=True, text=True).stdout
     lines = out.splitlines()
-    rows = {line.split()[0]: [float(v) for v in line.split()[1:]] for line in lines[3:-1]}
+    rows = {line.split()[0]: [float(v) for v in line.split()[1:]] for line in lines[4:-1]}
     expected = {  # blocks, gap, edge, spread, first, body, tail
         "a": [3, -2.20, 1.50, 0.20, 2.01, 8.50, 0.10],
         "b": [3, -2.20, 1.50, 0.20, 2.01, 8.50, 0.10],
@@ -60,6 +61,8 @@ def main():
         failures.append(f"header: {lines[0]!r}")
     if "52.2 us a step" not in lines[1]:  # last end (T + 49200) - first start (T - 3000)
         failures.append(f"span: {lines[1]!r}")
+    if "947.8 us" not in lines[2]:  # the next replay's first start (T + 997000) - T + 49200
+        failures.append(f"between steps: {lines[2]!r}")
     for role, want in expected.items():
         got = rows.get(role)
         if got is None or any(abs(g - w) > 1e-6 for g, w in zip(got, want)):
@@ -68,7 +71,7 @@ def main():
         failures.append(f"totals: {lines[-1]!r}")
     for failure in failures:
         print("FAIL", failure)
-    print(f"{len(expected) + 3 - len(failures)} passed, {len(failures)} failed")
+    print(f"{len(expected) + 4 - len(failures)} passed, {len(failures)} failed")
     sys.exit(1 if failures else 0)
 
 
