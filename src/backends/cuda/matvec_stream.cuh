@@ -74,6 +74,20 @@ struct StreamLayout {
   static constexpr int kStageBytes = kTileRows * kPieceStride;
 };
 
+// Ring stages that a launch's blocks use: the most chunks of one tile any block takes, up to
+// `stages`, where that is at least 2 and tiles are not split into parts. The 8B Q4_0 O
+// projection (a tile of 2 chunks a block) then holds 2 stages, and a gate/up block fits
+// beside each of its blocks and starts its copies before O ends: 8B Q4_0 tg128 +2.9% on an
+// H200; on an H100 +2-3% against the same build keeping every stage, in two calls. Blocks
+// of one item or of a part (1B Q/K/V, O and down) keep every stage: with 1 or 2, 1B ran
+// 2-10% slower (docs/perf.md, session 25). Host and kernel agree through this one function.
+__host__ __device__ constexpr int ring_stages(int stages, int n_tiles, int blocks, int parts,
+                                              int n_chunks) {
+  const int tiles = (n_tiles + blocks - 1) / blocks;
+  const int items = tiles * n_chunks;
+  return parts > 1 || items < 2 || items > stages ? stages : items;
+}
+
 // The fp32 products (StepDecoder): warp w decodes rows R (w % kRowGroups) .. + R of the tile
 // at the step (w / kRowGroups) * 32 + lane of the chunk, so each staged activation load
 // serves R rows. Activations are staged as in matvec_wide.cuh.
@@ -268,9 +282,6 @@ __global__ void __launch_bounds__(kWarp* kStreamWarps)
   constexpr int kOutputs = kGated ? kTileRows / 2 : kTileRows;
   constexpr int kPieceChunks = Layout::kPieceBytes / 16;
   constexpr bool kSplits = kTileSplits<Math, E, kNorm>;
-  extern __shared__ float4 stream_storage[];
-  uint8_t* stages = reinterpret_cast<uint8_t*>(stream_storage);
-  uint8_t* activations = stages + Layout::kStages * Layout::kStageBytes;
   __shared__ float partial[Math::kColumnGroups][Math::kTokenSlots][kTileRows];
 
   const int n_jobs = kGated ? 1 : jobs.count;
@@ -279,8 +290,14 @@ __global__ void __launch_bounds__(kWarp* kStreamWarps)
   const int64_t row_bytes = n_steps * int64_t{Layout::kStepBytes};
   const int n_chunks = (n_steps + Layout::kChunkSteps - 1) / Layout::kChunkSteps;
   const int n_tiles = static_cast<int>(jobs.n_groups);
-  // This block's tiles (gridDim.x apart) and, of each, chunks [first_chunk, end_chunk).
   const int parts = split.parts, part = static_cast<int>(blockIdx.x) % parts;
+  // Shared memory: the ring's stages (item % Layout::kStages, below ring_stages), then x.
+  extern __shared__ float4 stream_storage[];
+  uint8_t* stages = reinterpret_cast<uint8_t*>(stream_storage);
+  uint8_t* activations =
+      stages + ring_stages(Layout::kStages, n_tiles, static_cast<int>(gridDim.x), parts, n_chunks) *
+                   Layout::kStageBytes;
+  // This block's tiles (gridDim.x apart) and, of each, chunks [first_chunk, end_chunk).
   const int first_tile = static_cast<int>(blockIdx.x) / parts;
   const int first_chunk = part * n_chunks / parts, end_chunk = (part + 1) * n_chunks / parts;
   const int my_tiles = parts > 1              ? (first_tile < n_tiles ? 1 : 0)
@@ -401,16 +418,20 @@ bool launch_stream(Jobs jobs, int64_t n_in, const float* x, cudaStream_t stream,
   assign_groups(jobs, kGated ? kTileRows / 2 : kTileRows, kGated);
   if (jobs.n_groups == 0) return true;
   const int64_t resident = resident_blocks(kernel, kWarp * kStreamWarps, smem, INT64_MAX);
+  const int64_t n_chunks = (n_in / 32 + Layout::kChunkSteps - 1) / Layout::kChunkSteps;
   TileParts split;
   if constexpr (kTileSplits<Math, E, kNorm>) {
-    const int64_t n_chunks = (n_in / 32 + Layout::kChunkSteps - 1) / Layout::kChunkSteps;
     const int64_t parts =
         std::min({n_chunks, resident / jobs.n_groups, int64_t{scratch.max_blocks} / jobs.n_groups});
     if (parts > 1) split = {scratch.partials, scratch.arrivals, static_cast<int>(parts)};
   }
   const auto blocks = static_cast<unsigned>(std::min(resident, jobs.n_groups * split.parts));
-  check(launch_dependent(kernel, blocks, kWarp * kStreamWarps, smem, stream, jobs, n_in, x, split,
-                         next_timeline_sink()),
+  const int ring = ring_stages(Layout::kStages, static_cast<int>(jobs.n_groups),
+                               static_cast<int>(blocks), split.parts, static_cast<int>(n_chunks));
+  const size_t launch_smem =
+      smem - static_cast<size_t>(Layout::kStages - ring) * Layout::kStageBytes;
+  check(launch_dependent(kernel, blocks, kWarp * kStreamWarps, launch_smem, stream, jobs, n_in, x,
+                         split, next_timeline_sink()),
         "matvec");
   return true;
 }
