@@ -11,6 +11,8 @@ the launches of each role (a layer's launches take the roles in turn; the last i
   first  median over blocks of (first phase - waited): x staged, or the keys walked
   body   last block end - first block past the wait
   tail   last block end - median block end
+  sms    SMs the launch's blocks ran on
+  per_sm the most blocks on one SM (an SM holding more streams more bytes, or waits longer)
 A second line gives the time between steps: the host's part of a step, and the launches not
 recorded. Times in microseconds. Usage: timeline-summary.py FILE [ROLES]
   ROLES: a layer's launches, comma-separated (default qkv,attn,o,gate_up,down: Llama-like).
@@ -23,6 +25,7 @@ import numpy as np
 RECORD = np.dtype([("launch", "<u4"), ("block", "<u4"), ("kernel", "<u4"), ("sm", "<u4"),
                    ("start", "<u8"), ("waited", "<u8"), ("first", "<u8"), ("end", "<u8")])
 KEYS = ["gap", "edge", "spread", "first", "body", "tail"]
+COUNTS = ["sms", "per_sm"]
 REPLAY_GAP_NS = 50_000  # a launch's blocks of one replay start within this of each other
 
 
@@ -46,7 +49,8 @@ def launch_times(x):
     return dict(start=int(x["start"].min()), w0=int(waited.min()) if len(waited) else 0,
                 w1=int(waited.max()) if len(waited) else 0, end=int(end.max()),
                 end_median=float(np.median(end)),
-                first=float(np.median(first)) if len(first) else 0.0, blocks=len(x))
+                first=float(np.median(first)) if len(first) else 0.0, blocks=len(x),
+                sms=len(np.unique(x["sm"])), per_sm=int(np.bincount(x["sm"]).max()))
 
 
 def main():
@@ -82,14 +86,15 @@ def main():
     # launch, and the untraced launches before the first traced one (the embedding).
     between = np.mean([b[0]["start"] - a[-1]["end"] for a, b in zip(steps, steps[1:])]) / 1000
     print(f"last launch's end to the next step's first start: {between:.1f} us")
-    print(f"{'launch':>8} {'blocks':>6} " + " ".join(f"{k:>7}" for k in KEYS))
+    print(f"{'launch':>8} {'blocks':>6} " + " ".join(f"{k:>7}" for k in KEYS + COUNTS))
     for role in roles + ["logits"]:
         at = [i for i, name in enumerate(names) if name == role and i > 0]
         if not at:
             continue
         mean = {k: np.nanmean([s[i][k] for s in steps for i in at]) / 1000 for k in KEYS}
+        mean.update({k: np.mean([s[i][k] for s in steps for i in at]) for k in COUNTS})
         blocks = int(np.mean([steps[0][i]["blocks"] for i in at]))
-        print(f"{role:>8} {blocks:>6} " + " ".join(f"{mean[k]:7.2f}" for k in KEYS))
+        print(f"{role:>8} {blocks:>6} " + " ".join(f"{mean[k]:7.2f}" for k in KEYS + COUNTS))
     edges = np.mean([np.nansum([s[i]["edge"] for i in range(1, len(step))]) for s in steps])
     bodies = np.mean([np.nansum([s[i]["body"] for i in range(1, len(step))]) for s in steps])
     print(f"a step's edges {edges / 1000:.1f} us, bodies {bodies / 1000:.1f} us")

@@ -9,6 +9,8 @@ i >= 1 of a replay starting at T (ns):
   first    waited + 2000 + 10 b        -> first   2.01 us (median over blocks)
   end      T + 10000 i + 9000 + 100 b  -> body    8.50 us, tail 0.10 us (0.15 with the
                                           early block's end in the logits' median)
+Block b runs on SM b, and the logits' fourth on SM 0: 3 SMs, at most 1 block on one (2 for
+the logits).
 Between steps: the next replay's first start - the logits' last end = 947.8 us.
 Usage: timeline_summary_test.py SCRIPT. Exits 77 (skip) without numpy."""
 import os
@@ -51,10 +53,10 @@ def main():
                              capture_output=True, text=True).stdout
     lines = out.splitlines()
     rows = {line.split()[0]: [float(v) for v in line.split()[1:]] for line in lines[4:-1]}
-    expected = {  # blocks, gap, edge, spread, first, body, tail
-        "a": [3, -2.20, 1.50, 0.20, 2.01, 8.50, 0.10],
-        "b": [3, -2.20, 1.50, 0.20, 2.01, 8.50, 0.10],
-        "logits": [4, -2.20, 1.50, 0.20, 2.01, 8.50, 0.15],
+    expected = {  # blocks, gap, edge, spread, first, body, tail, sms, per_sm
+        "a": [3, -2.20, 1.50, 0.20, 2.01, 8.50, 0.10, 3, 1],
+        "b": [3, -2.20, 1.50, 0.20, 2.01, 8.50, 0.10, 3, 1],
+        "logits": [4, -2.20, 1.50, 0.20, 2.01, 8.50, 0.15, 3, 2],
     }
     failures = []
     if f"the step: {LAUNCHES} launches, {REPLAYS} replays" not in lines[0]:
@@ -65,7 +67,8 @@ def main():
         failures.append(f"between steps: {lines[2]!r}")
     for role, want in expected.items():
         got = rows.get(role)
-        if got is None or any(abs(g - w) > 1e-6 for g, w in zip(got, want)):
+        if got is None or len(got) != len(want) or any(
+                abs(g - w) > 1e-6 for g, w in zip(got, want)):
             failures.append(f"{role}: got {got}, expected {want}")
     if lines[-1] != "a step's edges 6.0 us, bodies 34.0 us":
         failures.append(f"totals: {lines[-1]!r}")
