@@ -13,6 +13,8 @@ the launches of each role (a layer's launches take the roles in turn; the last i
   tail   last block end - median block end
   sms    SMs the launch's blocks ran on
   per_sm the most blocks on one SM (an SM holding more streams more bytes, or waits longer)
+  late   blocks that started after the previous launch's last block ended (not resident
+         beside it: their copies before the wait overlapped nothing)
 A second line gives the time between steps: the host's part of a step, and the launches not
 recorded. Times in microseconds. Usage: timeline-summary.py FILE [ROLES]
   ROLES: a layer's launches, comma-separated (default qkv,attn,o,gate_up,down: Llama-like).
@@ -25,7 +27,7 @@ import numpy as np
 RECORD = np.dtype([("launch", "<u4"), ("block", "<u4"), ("kernel", "<u4"), ("sm", "<u4"),
                    ("start", "<u8"), ("waited", "<u8"), ("first", "<u8"), ("end", "<u8")])
 KEYS = ["gap", "edge", "spread", "first", "body", "tail"]
-COUNTS = ["sms", "per_sm"]
+COUNTS = ["sms", "per_sm", "late"]
 REPLAY_GAP_NS = 50_000  # a launch's blocks of one replay start within this of each other
 
 
@@ -50,7 +52,8 @@ def launch_times(x):
                 w1=int(waited.max()) if len(waited) else 0, end=int(end.max()),
                 end_median=float(np.median(end)),
                 first=float(np.median(first)) if len(first) else 0.0, blocks=len(x),
-                sms=len(np.unique(x["sm"])), per_sm=int(np.bincount(x["sm"]).max()))
+                sms=len(np.unique(x["sm"])), per_sm=int(np.bincount(x["sm"]).max()),
+                starts=x["start"].astype(np.int64))
 
 
 def main():
@@ -77,6 +80,7 @@ def main():
             t["spread"] = t["w1"] - t["w0"]
             t["body"] = t["end"] - t["w0"]
             t["tail"] = t["end"] - t["end_median"]
+            t["late"] = int(np.sum(t["starts"] > previous_end)) if i > 0 else 0
         steps.append(times)
 
     names = [roles[i % len(roles)] for i in range(len(step) - 1)] + ["logits"]

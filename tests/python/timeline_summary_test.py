@@ -10,7 +10,8 @@ i >= 1 of a replay starting at T (ns):
   end      T + 10000 i + 9000 + 100 b  -> body    8.50 us, tail 0.10 us (0.15 with the
                                           early block's end in the logits' median)
 Block b runs on SM b, and the logits' fourth on SM 0: 3 SMs, at most 1 block on one (2 for
-the logits).
+the logits). Every block starts before the previous launch ends (late 0), but block 2 of the
+logits, which starts at T + 10000 i - 500, 0.3 us after the launch before it ends (late 1).
 Between steps: the next replay's first start - the logits' last end = 947.8 us.
 Usage: timeline_summary_test.py SCRIPT. Exits 77 (skip) without numpy."""
 import os
@@ -37,7 +38,8 @@ def records():
             base = t0 + 10_000 * i
             for b in range(BLOCKS):
                 waited = base + 700 + 100 * b
-                rows.append((i, b, 0, b, base - 3000 + 10 * b, waited, waited + 2000 + 10 * b,
+                start = base - 500 if (i, b) == (LAUNCHES - 1, 2) else base - 3000 + 10 * b
+                rows.append((i, b, 0, b, start, waited, waited + 2000 + 10 * b,
                              base + 9000 + 100 * b))
             if i == LAUNCHES - 1:  # leaves before the wait
                 rows.append((i, BLOCKS, 1, 0, base - 3000, 0, 0, base - 2000))
@@ -53,10 +55,10 @@ def main():
                              capture_output=True, text=True).stdout
     lines = out.splitlines()
     rows = {line.split()[0]: [float(v) for v in line.split()[1:]] for line in lines[4:-1]}
-    expected = {  # blocks, gap, edge, spread, first, body, tail, sms, per_sm
-        "a": [3, -2.20, 1.50, 0.20, 2.01, 8.50, 0.10, 3, 1],
-        "b": [3, -2.20, 1.50, 0.20, 2.01, 8.50, 0.10, 3, 1],
-        "logits": [4, -2.20, 1.50, 0.20, 2.01, 8.50, 0.15, 3, 2],
+    expected = {  # blocks, gap, edge, spread, first, body, tail, sms, per_sm, late
+        "a": [3, -2.20, 1.50, 0.20, 2.01, 8.50, 0.10, 3, 1, 0],
+        "b": [3, -2.20, 1.50, 0.20, 2.01, 8.50, 0.10, 3, 1, 0],
+        "logits": [4, -2.20, 1.50, 0.20, 2.01, 8.50, 0.15, 3, 2, 1],
     }
     failures = []
     if f"the step: {LAUNCHES} launches, {REPLAYS} replays" not in lines[0]:
