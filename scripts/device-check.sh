@@ -174,7 +174,8 @@ if ! skip bench; then
 fi
 note "== done"
 # The device tool returns at most 8 files: keep the summary, the receipts and the op table
-# loose, and pack every log into one archive.
+# loose, and pack every log into one archive. This deletes every *.log under $OUT, so a
+# wrapper that calls this script must write its own output under another name (e.g. ab.txt).
 (
   cd "$OUT" || exit
   shopt -s nullglob
