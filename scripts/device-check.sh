@@ -174,12 +174,16 @@ if ! skip bench; then
 fi
 note "== done"
 # The device tool returns at most 8 files: keep the summary, the receipts and the op table
-# loose, and pack every log into one archive. This deletes every *.log under $OUT, so a
-# wrapper that calls this script must write its own output under another name (e.g. ab.txt).
+# loose, and pack the logs this script wrote into one archive (by name: a wrapper's own log
+# under $OUT stays where it is).
 (
   cd "$OUT" || exit
   shopt -s nullglob
-  logs=(*.log parity-*.txt bench-*.txt probe*.txt golden-*.txt)
+  logs=()
+  for f in build.log ops_test.log families_test*.log parity-*.txt bench-*.txt probe*.txt \
+    golden-*.txt; do
+    [[ -f $f ]] && logs+=("$f")
+  done
   receipts=(receipt-*.json)
   ((${#logs[@]})) && tar czf logs.tar.gz "${logs[@]}" && rm -f "${logs[@]}"
   ((${#receipts[@]})) && tar czf receipts.tar.gz "${receipts[@]}" && rm -f "${receipts[@]}"
