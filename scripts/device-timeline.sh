@@ -3,9 +3,10 @@
 # `device` tool: per synthetic model, tg128 untraced and traced (what recording costs), then
 # scripts/timeline-summary.py's table of the step's launches.
 #
-#   [MODELS="1b:q4_0 8b:q4_0"] scripts/device-timeline.sh CONCORD
+#   [MODELS="1b:q4_0 8b:q4_0"] [ROLES=qkv,attn,o,gate_up,down] scripts/device-timeline.sh CONCORD
 # Each model is SHAPE:TYPE (shapes 1b, 8b as scripts/device-ab.sh). The 8B shape decodes 48
-# tokens traced, so that its replays fit the 4M records.
+# tokens traced, so that its replays fit the 4M records. ROLES names a layer's launches for
+# timeline-summary.py (qkv_attn,o,gate_up,down where attention runs inside the Q/K/V launch).
 set -euo pipefail
 (($# == 1)) && [[ -x "$1" ]] || { echo "usage: $0 CONCORD" >&2; exit 2; }
 concord=$(realpath "$1")
@@ -28,6 +29,6 @@ for model in ${MODELS:-1b:q4_0}; do
     awk -F'|' '{print $7, $9}'; }
   echo "tg128 untraced: $(rate 128 2)"
   echo "tg$n traced: $(CONCORD_CUDA_TIMELINE="$trace" rate "$n" 1)"
-  python3 "$here/timeline-summary.py" "$trace"
+  python3 "$here/timeline-summary.py" "$trace" ${ROLES:-}
   rm -f "$m" "$trace"
 done
