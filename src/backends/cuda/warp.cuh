@@ -33,19 +33,25 @@ __device__ float block_reduce(float v, float* shared) {
 
 // Whether this block is the last of `expected` blocks to arrive at `*arrivals`, a counter
 // that is zero between launches (the last block zeroes it again). Call it once the block
-// has written what the last one reads: the fence before the arrival publishes those
-// writes, the last block's fence after it orders its reads behind every arrival. Every
-// thread of the block gets the answer.
+// has written what the last one reads; the last block reads others' writes through L2
+// (__ldcg). The first barrier orders the block's writes before thread 0's arrival, a release
+// at GPU scope that publishes them all; its acquire, before the second barrier, orders the
+// last block's reads behind every arrival (cooperative groups' grid-sync pattern). One
+// atomic a block instead of a fence in every thread: 1B Q4_0 tg128 +2%, Q8_0 +1%
+// (docs/perf.md, session 30). Every thread of the block gets the answer.
 __device__ inline bool last_to_arrive(unsigned* arrivals, int expected) {
   __shared__ bool last;
-  __threadfence();
   __syncthreads();
   if (threadIdx.x == 0) {
-    last = atomicAdd(arrivals, 1u) == static_cast<unsigned>(expected - 1);
+    unsigned before;
+    asm volatile("atom.add.acq_rel.gpu.global.u32 %0, [%1], 1;"
+                 : "=r"(before)
+                 : "l"(arrivals)
+                 : "memory");
+    last = before == static_cast<unsigned>(expected - 1);
     if (last) *arrivals = 0;  // ready for the next launch
   }
   __syncthreads();
-  if (last) __threadfence();
   return last;
 }
 
