@@ -43,6 +43,7 @@ __device__ inline bool last_to_arrive(unsigned* arrivals, int expected) {
   __shared__ bool last;
   __syncthreads();
   if (threadIdx.x == 0) {
+    // PTX, not cuda::atomic_ref, whose fetch_add compiles to a generic-address ATOM here.
     unsigned before;
     asm volatile("atom.add.acq_rel.gpu.global.u32 %0, [%1], 1;"
                  : "=r"(before)
