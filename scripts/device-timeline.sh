@@ -6,7 +6,8 @@
 #   [MODELS="1b:q4_0 8b:q4_0"] [ROLES=qkv,attn,o,gate_up,down] scripts/device-timeline.sh CONCORD
 # Each model is SHAPE:TYPE (shapes 1b, 8b as scripts/device-ab.sh). The 8B shape decodes 48
 # tokens traced, so that its replays fit the 4M records. ROLES names a layer's launches for
-# timeline-summary.py (qkv_attn,o,gate_up,down where attention runs inside the Q/K/V launch).
+# timeline-summary.py: its Llama-like default, or a build's own where a layer launches
+# otherwise (exp/group-attention: qkv_attn,o,gate_up,down).
 set -euo pipefail
 (($# == 1)) && [[ -x "$1" ]] || { echo "usage: $0 CONCORD" >&2; exit 2; }
 concord=$(realpath "$1")
