@@ -5,6 +5,7 @@
 #include "gguf/gguf.h"
 #include "gguf/writer.h"
 #include "quant/quant.h"
+#include "quant/weight_plan.h"
 #include "util/error.h"
 
 namespace concord::cli {
@@ -24,14 +25,25 @@ std::vector<float> tensor_to_f32(const gguf::TensorInfo& t) {
   return out;
 }
 
-void quantize_file(const std::string& in_path, const std::string& out_path, GgmlType target) {
+// The model's block count (`<arch>.block_count`), which a mix's per-layer rule needs.
+int64_t block_count(const gguf::File& in) {
+  const std::string key = in.require_string("general.architecture") + ".block_count";
+  const std::optional<int64_t> n = in.get_int(key);
+  if (!n) fail("the model has no '{}': a mixed weight plan needs its layer count", key);
+  return *n;
+}
+
+void quantize_file(const std::string& in_path, const std::string& out_path,
+                   const WeightPlan& plan) {
   const gguf::File in = gguf::File::open(in_path);
   gguf::Writer out;
   for (const auto& [key, value] : in.metadata()) out.set(key, value);
-  out.set("general.file_type", static_cast<uint32_t>(target));
+  out.set("general.file_type", plan.file_type());
+  const int64_t n_layer = plan.mixed() ? block_count(in) : 0;
+  const bool tied = in.find_tensor("output.weight") == nullptr;
   for (const gguf::TensorInfo& t : in.tensors()) {
     const bool is_matrix = t.shape.size() == 2;
-    const GgmlType type = is_matrix ? target : GgmlType::F32;
+    const GgmlType type = is_matrix ? plan.matrix_type(t.name, n_layer, tied) : GgmlType::F32;
     if (t.shape[0] % type_info(type).block_size != 0) {
       fail("tensor '{}' {} has rows of {} elements, not a multiple of the {} block size {}", t.name,
            t.shape_string(), t.shape[0], type_name(type), type_info(type).block_size);
@@ -55,12 +67,13 @@ void add_quantize_command(CLI::App& app) {
   auto args = std::make_shared<Args>();
   cmd->add_option("input", args->in, "Source GGUF model")->required();
   cmd->add_option("output", args->out, "Destination GGUF file")->required();
-  cmd->add_option("type", args->type, "Target weight type (F32, F16, BF16, Q8_0, Q4_K, ...)")
+  cmd->add_option("type", args->type,
+                  "Target weight type (F32, F16, BF16, Q8_0, Q4_K, ...) or mix (Q4_K_M, Q5_K_M)")
       ->required();
   cmd->callback([args] {
-    const GgmlType target = parse_type_name(args->type);
-    quantize_file(args->in, args->out, target);
-    fmt::print("wrote {} ({} weights)\n", args->out, type_name(target));
+    const WeightPlan plan = WeightPlan::parse(args->type);
+    quantize_file(args->in, args->out, plan);
+    fmt::print("wrote {} ({} weights)\n", args->out, plan.name());
   });
 }
 

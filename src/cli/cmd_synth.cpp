@@ -34,7 +34,8 @@ void add_synth_command(CLI::App& app) {
   auto* rot = cmd->add_option("--rope-dims", hp.n_rot, "Rotary dimensions (default: head size)");
   cmd->add_option("--window", hp.sliding_window, "Sliding window of the local layers (0: none)");
   cmd->add_option("--rope-base", hp.rope_base, "RoPE frequency base")->capture_default_str();
-  cmd->add_option("--type", args->type, "Weight type of the 2-D tensors")->capture_default_str();
+  cmd->add_option("--type", args->type, "Weight type of the 2-D tensors, or a mix (Q4_K_M, Q5_K_M)")
+      ->capture_default_str();
   cmd->add_flag("--tied", hp.tied_embeddings, "Tie the output projection to the embedding");
   cmd->add_option("--seed", args->options.seed, "Random seed")->capture_default_str();
   cmd->add_option("--name", args->options.name, "general.name")->capture_default_str();
@@ -44,11 +45,11 @@ void add_synth_command(CLI::App& app) {
     apply_family(p);  // the family's features on top of the shape given here
     if (kv->count() == 0) p.n_head_kv = p.n_head;
     if (rot->count() == 0) p.n_rot = p.head_dim();
-    args->options.weight_type = parse_type_name(args->type);
+    args->options.weights = WeightPlan::parse(args->type);
     synthesize(args->options).write_file(args->out);
     fmt::print("wrote {}: {}, {} layers, width {}, {}/{} heads, ff {}, vocab {}, {} weights\n",
                args->out, p.arch, p.n_layer, p.n_embd, p.n_head, p.n_head_kv, p.n_ff, p.n_vocab,
-               args->type);
+               args->options.weights.name());
   });
 }
 

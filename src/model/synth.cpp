@@ -90,7 +90,7 @@ gguf::Writer synthesize(const SynthOptions& options) {
   gguf::Writer w;
   write_hparams(w, hp);
   w.set("general.name", options.name);
-  w.set("general.file_type", static_cast<uint32_t>(options.weight_type));
+  w.set("general.file_type", options.weights.file_type());
 
   const SynthVocab vocab = make_synth_vocab(hp.n_vocab);
   w.set("tokenizer.ggml.model", "llama");
@@ -104,8 +104,12 @@ gguf::Writer synthesize(const SynthOptions& options) {
 
   // Tensors are generated in parallel chunks (see Chunk) and added in file order.
   const std::vector<TensorSpec> specs = tensor_specs(hp);
+  const auto type_of = [&](const TensorSpec& spec) {
+    return spec.is_matrix ? options.weights.matrix_type(spec.name, hp.n_layer, hp.tied_embeddings)
+                          : GgmlType::F32;
+  };
   for (const TensorSpec& spec : specs) {
-    const GgmlType type = spec.is_matrix ? options.weight_type : GgmlType::F32;
+    const GgmlType type = type_of(spec);
     const int64_t block = type_info(type).block_size;
     if (spec.required && spec.shape[0] % block != 0) {
       fail(
@@ -120,7 +124,7 @@ gguf::Writer synthesize(const SynthOptions& options) {
   for (size_t i = 0; i < specs.size(); ++i) {
     const TensorSpec& spec = specs[i];
     if (!spec.required) continue;  // e.g. output.weight of a tied model
-    const GgmlType type = spec.is_matrix ? options.weight_type : GgmlType::F32;
+    const GgmlType type = type_of(spec);
     const int64_t row = spec.shape[0];
     int64_t rows = 1;
     for (size_t d = 1; d < spec.shape.size(); ++d) rows *= spec.shape[d];
@@ -135,7 +139,7 @@ gguf::Writer synthesize(const SynthOptions& options) {
     for (int64_t c = begin; c < end; ++c) {
       const Chunk& chunk = chunks[static_cast<size_t>(c)];
       const TensorSpec& spec = specs[chunk.tensor];
-      const GgmlType type = spec.is_matrix ? options.weight_type : GgmlType::F32;
+      const GgmlType type = type_of(spec);
       const int64_t row = spec.shape[0];
       values.resize(static_cast<size_t>(chunk.rows * row));
       Rng rng(chunk_seed(options.seed, chunk.tensor, chunk.first_row));
@@ -150,8 +154,7 @@ gguf::Writer synthesize(const SynthOptions& options) {
   });
   for (size_t i = 0; i < specs.size(); ++i) {
     if (!specs[i].required) continue;
-    const GgmlType type = specs[i].is_matrix ? options.weight_type : GgmlType::F32;
-    w.add_tensor(specs[i].name, type, specs[i].shape, std::move(data[i]));
+    w.add_tensor(specs[i].name, type_of(specs[i]), specs[i].shape, std::move(data[i]));
   }
   return w;
 }

@@ -11,12 +11,13 @@
 #include "gguf/writer.h"
 #include "model/hparams.h"
 #include "quant/types.h"
+#include "quant/weight_plan.h"
 
 namespace concord {
 
 struct SynthOptions {
-  ModelHparams hparams;                  // start from family_defaults(arch) for a family's features
-  GgmlType weight_type = GgmlType::F32;  // for the 2-D weights; norms stay F32
+  ModelHparams hparams;                // start from family_defaults(arch) for a family's features
+  WeightPlan weights = GgmlType::F32;  // for the 2-D weights (a type or a mix); norms stay F32
   uint64_t seed = 42;
   std::string name = "concord-synthetic";
 };

@@ -63,7 +63,7 @@ TEST(Cli, QuantizeOutputLoadsAndStaysCloseToTheSource) {
   ASSERT_EQ(q.exit_code, 0) << q.output;
   const gguf::File a = gguf::File::open(src), b = gguf::File::open(dst);
   ASSERT_EQ(a.tensors().size(), b.tensors().size());
-  EXPECT_EQ(b.get_int("general.file_type"), static_cast<int64_t>(GgmlType::Q6_K));
+  EXPECT_EQ(b.get_int("general.file_type"), 18);  // llama.cpp's MOSTLY_Q6_K
   for (size_t i = 0; i < a.tensors().size(); ++i) {
     const gguf::TensorInfo &ta = a.tensors()[i], &tb = b.tensors()[i];
     EXPECT_EQ(tb.type, ta.shape.size() == 2 ? GgmlType::Q6_K : GgmlType::F32);
@@ -76,6 +76,33 @@ TEST(Cli, QuantizeOutputLoadsAndStaysCloseToTheSource) {
     }
     EXPECT_LE(err2 / ref2, 1e-3) << ta.name;  // Q6_K NMSE on Gaussian weights is ~4e-4
   }
+}
+
+// A mix by name, as llama.cpp's Q4_K_M files hold it: Q6_K for the output and for the value
+// and down projections of layers 0, 3, 6 and 7 of 8; Q4_K for the other matrices.
+TEST(Cli, QuantizeToAMixKeepsSensitiveMatricesInQ6K) {
+  test::TempDir dir;
+  const std::string src = dir.file("f32.gguf"), dst = dir.file("q4km.gguf");
+  ASSERT_EQ(run("synth -o " + src + " --width 256 --ff 512 --heads 4 --layers 8").exit_code, 0);
+  const Result q = run("quantize " + src + " " + dst + " q4_k_m");
+  ASSERT_EQ(q.exit_code, 0) << q.output;
+  EXPECT_NE(q.output.find("Q4_K_M weights"), std::string::npos) << q.output;
+  const gguf::File b = gguf::File::open(dst);
+  EXPECT_EQ(b.get_int("general.file_type"), 15);  // llama.cpp's MOSTLY_Q4_K_M
+  int q6 = 0;
+  for (const gguf::TensorInfo& t : b.tensors()) {
+    if (t.shape.size() != 2) continue;
+    const bool sensitive = t.name == "output.weight" || t.name.ends_with(".attn_v.weight") ||
+                           t.name.ends_with(".ffn_down.weight");
+    EXPECT_EQ(t.type == GgmlType::Q6_K, t.type != GgmlType::Q4_K) << t.name;
+    if (t.type == GgmlType::Q6_K) {
+      EXPECT_TRUE(sensitive) << t.name;
+      ++q6;
+    }
+  }
+  EXPECT_EQ(q6, 1 + 2 * 4);  // output, and attn_v + ffn_down of 4 layers
+  const Result text = run("run -m " + dst + " -p hello -n 4 --backend cpu");
+  EXPECT_EQ(text.exit_code, 0) << text.output;
 }
 
 TEST(Cli, BadInputGivesOneClearLineAndNonZeroExit) {

@@ -22,7 +22,7 @@ SynthOptions options(GgmlType type, bool tied) {
   o.hparams.n_vocab = 300;
   o.hparams.n_ctx = 128;
   o.hparams.tied_embeddings = tied;
-  o.weight_type = type;
+  o.weights = type;
   return o;
 }
 

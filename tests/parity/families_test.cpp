@@ -45,7 +45,7 @@ gguf::File synthetic(const Variant& v) {
   hp.sliding_window = kWindow;
   hp.tied_embeddings = v.arch.starts_with("gemma");
   if (v.arch == "gemma2") hp.attn_softcap = 50.0f, hp.final_softcap = 30.0f;
-  o.weight_type = v.type;
+  o.weights = v.type;
   o.seed = 7;
   return gguf::File::parse(synthesize(o).to_bytes(), "synthetic " + v.arch);
 }

@@ -22,7 +22,7 @@ gguf::File synthetic(GgmlType type, bool tied, int n_head_kv) {
   o.hparams.n_vocab = 320;
   o.hparams.n_ctx = 64;
   o.hparams.tied_embeddings = tied;
-  o.weight_type = type;
+  o.weights = type;
   o.seed = 100 + static_cast<uint64_t>(type);
   return gguf::File::parse(synthesize(o).to_bytes(), "synthetic");
 }
