@@ -1,6 +1,8 @@
 #include "parity/op_harness.h"
 
 #include <fmt/format.h>
+#include <algorithm>
+#include <array>
 
 #include <chrono>
 #include <cmath>
@@ -24,10 +26,11 @@ using namespace harness;
 // paths there: the CUDA decode kernel splits rows of >= 4096 over more warps in launches of
 // few rows, and reads activations from global memory for rows of >= 8192). 2304, a multiple
 // of 256 but not of 1024, gives legacy rows that the CUDA streaming kernel copies in several
-// pieces (of 1024 or 2048 elements), the last one partial.
+// pieces (of 1024 or 2048 elements), the last one partial. 2048 and 6144 give Q6_K rows of
+// whole 16-byte runs (8 super-blocks' multiples), which that kernel takes in pieces of 2048.
 std::vector<int64_t> input_widths(GgmlType type) {
   const int64_t block = type_info(type).block_size;
-  if (block == 256) return {256, 768, 4352, 8448};
+  if (block == 256) return {256, 768, 2048, 4352, 6144, 8448};
   if (block == 32) return {96, 512, 2304, 4160, 8256};
   return {97, 512};  // plain float formats: odd widths exercise the kernels' tails
 }
@@ -153,11 +156,31 @@ void check_rope(Context& ctx) {
 // The fused projections (project, matmul_add, gated_matmul) against the plain reference
 // ops they stand for, for every weight type, at a decode shape and batched ones, with and
 // without an input RMS norm.
+// Weight types of the three matrices: each capability's type for all three, and the mixes of
+// a Q4_K_M file's layers (Q and K in Q4_K, V in Q6_K; and gate and up of different types).
+std::vector<std::array<GgmlType, 3>> fused_type_plans(const Capabilities& caps) {
+  std::vector<std::array<GgmlType, 3>> plans;
+  for (GgmlType type : caps.weight_types) plans.push_back({type, type, type});
+  const auto has = [&](GgmlType t) {
+    return std::find(caps.weight_types.begin(), caps.weight_types.end(), t) !=
+           caps.weight_types.end();
+  };
+  if (has(GgmlType::Q4_K) && has(GgmlType::Q6_K)) {
+    plans.push_back({GgmlType::Q4_K, GgmlType::Q4_K, GgmlType::Q6_K});
+    plans.push_back({GgmlType::Q6_K, GgmlType::Q4_K, GgmlType::Q6_K});
+  }
+  return plans;
+}
+
 void check_fused_matmuls(Context& ctx) {
   constexpr float kEps = 1e-5f;
-  for (GgmlType type : ctx.backend.capabilities().weight_types) {
+  for (const std::array<GgmlType, 3>& types : fused_type_plans(ctx.backend.capabilities())) {
+    std::string label(type_name(types[0]));
+    if (types[1] != types[0] || types[2] != types[0])
+      label =
+          fmt::format("{}+{}+{}", type_name(types[0]), type_name(types[1]), type_name(types[2]));
     // Every width but the narrowest of the block formats (a row of a few blocks).
-    const std::vector<int64_t> widths = input_widths(type);
+    const std::vector<int64_t> widths = input_widths(types[0]);
     for (size_t w = widths.size() > 2 ? 1 : 0; w < widths.size(); ++w) {
       const int64_t n_in = widths[w];
       for (const auto& shape : {std::pair<int64_t, int>{33, 1}, {130, 5}, {64, 12}}) {
@@ -179,17 +202,17 @@ void check_fused_matmuls(Context& ctx) {
         dout.reserve(3);
         for (int i = 0; i < 3; ++i) {
           const int64_t rows = i == 2 ? n_out / 2 + 1 : n_out;
-          w.push_back(quantize(type, gaussian(ctx.rng, n_in * rows)));
+          w.push_back(quantize(types[i], gaussian(ctx.rng, n_in * rows)));
           dw.push_back(Guarded::of(ctx.backend, w[i]));
           dout.emplace_back(ctx.backend, nullptr, static_cast<size_t>(rows * n) * sizeof(float));
-          weights.push_back({type, n_in, rows, dw[i].ptr<void>()});
+          weights.push_back({types[i], n_in, rows, dw[i].ptr<void>()});
         }
         // want[i] = W_i · input, for the input itself or its normalised rows.
         auto reference_products = [&](const std::vector<float>& input) {
           std::vector<std::vector<float>> want(3);
           for (int i = 0; i < 3; ++i) {
             want[i].resize(static_cast<size_t>(weights[i].n_out * n));
-            reference::matmul({type, n_in, weights[i].n_out, w[i].data()}, input.data(),
+            reference::matmul({types[i], n_in, weights[i].n_out, w[i].data()}, input.data(),
                               want[i].data(), n);
           }
           return want;
@@ -198,8 +221,7 @@ void check_fused_matmuls(Context& ctx) {
         auto finish = [&](std::string op, const std::vector<float>& got,
                           const std::vector<float>& expected, bool guards,
                           const std::function<void()>& call) {
-          OpCheck c{std::move(op), std::string(type_name(type)),
-                    fmt::format("in={} out={} n={}", n_in, n_out, n)};
+          OpCheck c{std::move(op), label, fmt::format("in={} out={} n={}", n_in, n_out, n)};
           c.threshold = kAccumulating;
           c.guards_intact = guards;
           c.bytes = weight_bytes;

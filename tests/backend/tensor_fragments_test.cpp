@@ -28,14 +28,14 @@ double half_value(uint32_t pair, int which) {
   return f16_to_f32(static_cast<uint16_t>(pair >> (16 * which)));
 }
 
-// D[r][c] of the two mmas whose operands the 32 lanes hold (BlockOperands' a[m], b[m]),
-// each A and B slot checked to be supplied by exactly one lane.
+// D[r][c] of the mmas [first, end) whose operands the 32 lanes hold (BlockOperands' a[m],
+// b[m]; both by default), each A and B slot checked to be supplied by exactly one lane.
 struct Product {
   double d[kRows][8] = {};
 };
-Product multiply(const BlockOperands (&lanes)[32]) {
+Product multiply(const BlockOperands (&lanes)[32], int first = 0, int end = 2) {
   Product p;
-  for (int m = 0; m < 2; ++m) {
+  for (int m = first; m < end; ++m) {
     double a[kRows][16] = {}, b[16][8] = {};
     int a_fills[kRows][16] = {}, b_fills[16][8] = {};
     for (int lane = 0; lane < 32; ++lane) {
@@ -268,6 +268,40 @@ void check_q4_k(int tokens, uint64_t seed, float x_scale) {
   expect_rows(tile, tokens, 8 * kSuperBlocks, results, "Q4_K");
 }
 
+// Two Q6_K super-blocks a row (the second starts 2 bytes into a word), a step at a time: each
+// of a step's mmas is a half of its own scale, adding d scale D (codes are signed: no K).
+void check_q6_k(int tokens, uint64_t seed, float x_scale) {
+  using Q6K = Operands<BlockQ6_K>;
+  constexpr int kSuperBlocks = 2;
+  const Tile tile = make_tile(GgmlType::Q6_K, 256 * kSuperBlocks, tokens, seed, x_scale);
+  Results results;
+  for (int q = 0; q < kSuperBlocks; ++q) {
+    for (int s = 0; s < 8; ++s) {
+      const StagedStep staged = staged_step<BlockQ6_K>(tile, tokens, 8 * q + s);
+      BlockOperands lanes[32];
+      float scale[32][2], scale8[32][2];
+      for (int lane = 0; lane < 32; ++lane) {
+        const int g = lane / 4, t = lane % 4;
+        uint32_t top[4], bottom[4], run[4];
+        Q6K::operands(tile.row(g), q, s, t, top, scale[lane]);
+        Q6K::operands(tile.row(g + 8), q, s, t, bottom, scale8[lane]);
+        lane_run(staged, tokens, lane, run);
+        lanes[lane] = fragments(top, bottom, run);
+      }
+      for (int m = 0; m < 2; ++m) {
+        const Product p = multiply(lanes, m, m + 1);
+        for (int lane = 0; lane < 32; ++lane) {
+          keep(results, tokens, lane, [&](int r, int column, int) {
+            return (r < 8 ? scale[lane][m] : scale8[lane][m]) * p.d[r][column];
+          });
+        }
+      }
+    }
+  }
+  // Each step's two mmas each add one term per row.
+  expect_rows(tile, tokens, 2 * 8 * kSuperBlocks, results, "Q6_K");
+}
+
 // Single tokens, and batched steps of 2, 5 and 8 tokens (a token per column of B).
 constexpr int kTokenCounts[] = {1, 2, 5, 8};
 
@@ -286,6 +320,11 @@ TEST(TensorFragments, Q4_KTileMatchesReference) {
     for (const float scale : {1.0f, 1e-3f, 300.0f}) check_q4_k(tokens, 13, scale);
 }
 
+TEST(TensorFragments, Q6_KTileMatchesReference) {
+  for (const int tokens : kTokenCounts)
+    for (const float scale : {1.0f, 1e-3f, 300.0f}) check_q6_k(tokens, 14, scale);
+}
+
 TEST(TensorFragments, SmallFloatIsExactBelowTwoTo23) {
   for (uint32_t v = 0; v < 64; ++v) EXPECT_EQ(small_float(v), static_cast<float>(v));
   for (const uint32_t v : {1000u, 65535u, (1u << 23) - 1})
@@ -298,16 +337,18 @@ TEST(TensorFragments, Q4_KScaleLanesCoverEveryRowAndHalf) {
     EXPECT_EQ(Q4K::scale_lane(Q4K::scale_row(lane), Q4K::scale_half(lane)), lane);
 }
 
-// Lane t's staged element of block `block` at position p, for formats 0, 1, 2: Q4_0, Q8_0,
-// Q4_K.
+// Lane t's staged element of block `block` at position p, for formats 0, 1, 2, 3: Q4_0,
+// Q8_0, Q4_K, Q6_K.
+constexpr int kFormats = 4;
 int staged_element(int format, int block, int t, int p) {
   return format == 0   ? Operands<BlockQ4_0>::element(block, t, p)
          : format == 1 ? Operands<BlockQ8_0>::element(block, t, p)
-                       : Operands<BlockQ4_K>::element(block, t, p);
+         : format == 2 ? Operands<BlockQ4_K>::element(block, t, p)
+                       : Operands<BlockQ6_K>::element(block, t, p);
 }
 
 TEST(TensorFragments, StagingOrderIsAPermutation) {
-  for (int format = 0; format < 3; ++format) {
+  for (int format = 0; format < kFormats; ++format) {
     for (int block = 0; block < 2; ++block) {
       int seen[32] = {};
       for (int t = 0; t < 4; ++t) {
@@ -329,7 +370,7 @@ TEST(TensorFragments, StagingOrderIsAPermutation) {
 // read in one 16-byte load where they make an aligned run of 4 — every lane but those of
 // Q4_0's even blocks.
 TEST(TensorFragments, LaneElementsArePairsInX) {
-  for (int format = 0; format < 3; ++format) {
+  for (int format = 0; format < kFormats; ++format) {
     for (int block = 0; block < 2; ++block) {
       for (int t = 0; t < 4; ++t) {
         for (int h = 0; h < 2; ++h) {

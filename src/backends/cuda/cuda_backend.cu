@@ -219,17 +219,26 @@ class CudaBackend : public Backend, public OpGraphs {
             "cublasGemmEx");
     }
   }
-  // Decode steps fuse: the input RMS norm into the projections, Q, K and V in one launch, the
-  // residual add into the output projection, the activation into the gate/up pair. Batches take the
-  // plain ops.
+  // Decode steps fuse: the input RMS norm into the projections, Q, K and V in one launch (one
+  // per weight type where they differ: a Q4_K_M layer may keep V in Q6_K), the residual add into
+  // the output projection, the activation into the gate/up pair. Batches take the plain ops.
   void project(std::initializer_list<Projection> projections, const float* x, int n,
                const InputNorm& norm) override {
     if (n <= cuda::kMaxMatvecTokens && projections.size() <= 3) {
-      Weight ws[3];
-      float* outs[3];
-      int count = 0;
-      for (const Projection& p : projections) ws[count] = p.w, outs[count++] = p.out;
-      if (cuda::matvec_many(ws, outs, count, x, n, norm, stream_)) return;
+      bool launched = true;
+      for (const Projection* lead = projections.begin(); lead != projections.end() && launched;
+           ++lead) {
+        const auto same_type = [&](const Projection& p) { return p.w.type == lead->w.type; };
+        if (std::any_of(projections.begin(), lead, same_type)) continue;  // launched with it
+        Weight ws[3];
+        float* outs[3];
+        int count = 0;
+        for (const Projection& p : projections) {
+          if (same_type(p)) ws[count] = p.w, outs[count++] = p.out;
+        }
+        launched = cuda::matvec_many(ws, outs, count, x, n, norm, stream_);
+      }
+      if (launched) return;
     }
     Backend::project(projections, x, n, norm);
   }

@@ -57,19 +57,28 @@ template <typename Block>
 constexpr bool kStreamed = std::is_same_v<Block, BlockQ4_0> || std::is_same_v<Block, BlockQ8_0> ||
                            std::is_same_v<Block, BlockQ4_K>;
 
+// 32-element steps of a block: 1 for the legacy formats, 8 for the K-quants' super-blocks.
+template <typename Block>
+constexpr int kBlockSteps =
+    std::is_same_v<Block, BlockQ4_K> || std::is_same_v<Block, BlockQ6_K> ? 8 : 1;
+
+// Bytes of a row of `n_steps` 32-element steps (whole blocks).
+template <typename Block>
+__host__ __device__ constexpr int64_t stream_row_bytes(int64_t n_steps) {
+  return n_steps / kBlockSteps<Block> * static_cast<int64_t>(sizeof(Block));
+}
+
 // StreamLayout<Block, C, S, P>: stages of C 32-element steps of each of a tile's rows, a ring
 // of S; each row's piece is followed by P bytes of padding (see TensorStream).
 template <typename Block, int C, int S, int P = 0>
 struct StreamLayout {
-  static_assert(S >= 2 && C % 8 == 0 && P % 16 == 0,
-                "a stage in flight; pieces of whole 16-byte runs, at 16-byte aligned strides");
   static constexpr int kChunkSteps = C;
   static constexpr int kStages = S;
-  // Bytes of a 32-element step: a legacy block, or an eighth of a Q4_K block.
-  static constexpr int kStepBytes =
-      static_cast<int>(sizeof(Block)) / (std::is_same_v<Block, BlockQ4_K> ? 8 : 1);
   // A row's piece of one stage: whole blocks and a multiple of 16 bytes.
-  static constexpr int kPieceBytes = kChunkSteps * kStepBytes;
+  static constexpr int kPieceBytes = static_cast<int>(stream_row_bytes<Block>(C));
+  static_assert(S >= 2 && C % kBlockSteps<Block> == 0 && kPieceBytes % 16 == 0 && P % 16 == 0,
+                "a stage in flight; pieces of whole blocks and 16-byte runs, at 16-byte aligned "
+                "strides");
   static constexpr int kPieceStride = kPieceBytes + P;  // from one row's piece to the next
   static constexpr int kStageBytes = kTileRows * kPieceStride;
 };
@@ -95,6 +104,7 @@ template <typename Block, int R>
 struct ScalarStream {
   static_assert(kTileRows % R == 0 && kTileRows / R <= kStreamWarps,
                 "every warp on whole rows of the tile");
+  using WeightBlock = Block;
   using Decoder = StepDecoder<Block>;
   static constexpr int kRowGroups = kTileRows / R;
   static constexpr int kColumnGroups = kStreamWarps / kRowGroups;  // partial sums per row
@@ -152,15 +162,17 @@ struct ScalarStream {
 // of up to 8.
 template <typename Block, int C, bool kBatched, int S = kDefaultStreamStages>
 struct TensorStream {
+  using WeightBlock = Block;
   static constexpr int kColumnGroups = kStreamWarps;
   static constexpr int kColumns = kBatched ? 2 : 1;
   static constexpr int kTokenSlots = kBatched ? kMaxMatvecTokens : 1;
   static_assert(kMaxMatvecTokens <= 8, "a token per column of the mma's B");
-  // Lane (g, t) loads words of row g's piece near t (Q4_0) or 2t (Q8_0, Q4_K) of the unit.
-  // Unpadded pieces of 1152 or 1088 bytes start the 8 rows g in 1 or 2 banks (8- or 4-way
+  // Lane (g, t) loads words of row g's piece near t (Q4_0, Q6_K) or 2t (Q8_0, Q4_K) of the
+  // unit. Unpadded pieces of 1152 or 1088 bytes start the 8 rows g in 1 or 2 banks (8- or 4-way
   // conflicts on every A load); 16 bytes of padding start row g 4g words further mod 32, so a
   // load's 32 words lie in 32 banks (Q4_0) or 16 (2-way; lanes t read every other word).
-  using Layout = StreamLayout<Block, C, S, 16>;
+  // Q6_K's pieces of 1680 bytes take 32: 12g words further, 32 banks (16 would give 8g, 2-way).
+  using Layout = StreamLayout<Block, C, S, std::is_same_v<Block, BlockQ6_K> ? 32 : 16>;
 
   static size_t activation_bytes(int64_t n_in, int tokens) {
     return tensor_staged_bytes(n_in, tokens);
@@ -186,6 +198,8 @@ struct TensorStream {
     const auto unit = [&](int u) {
       if constexpr (std::is_same_v<Block, BlockQ4_K>) {
         tensor_q4k_unit<Layout::kPieceStride>(stage, x, first_step, u, acc, min_terms);
+      } else if constexpr (std::is_same_v<Block, BlockQ6_K>) {
+        tensor_q6k_unit<Layout::kPieceStride>(stage, x, first_step, u, acc);
       } else if constexpr (std::is_same_v<Block, BlockQ4_0>) {
         tensor_q4_0_unit<Layout::kPieceStride>(stage, x, first_step, u, acc);
       } else {
@@ -233,7 +247,10 @@ struct TensorStream {
 template <typename Block>
 using DefaultScalarStream = ScalarStream<Block, std::is_same_v<Block, BlockQ8_0> ? 2 : 4>;
 // Stages of the same ~18 KB: 64 Q4_0 blocks, 32 Q8_0 blocks or 8 Q4_K super-blocks a row.
-template <typename Block, bool kBatched = false, int S = kDefaultStreamStages>
+// Q6_K's pieces are whole 16-byte runs only from 8 super-blocks on (210 bytes each): its
+// stages of ~27 KB come 3 to a ring, where 4 would leave room for one block per SM.
+template <typename Block, bool kBatched = false,
+          int S = std::is_same_v<Block, BlockQ6_K> ? 3 : kDefaultStreamStages>
 using DefaultTensorStream =
     TensorStream<Block, std::is_same_v<Block, BlockQ8_0> ? 32 : 64, kBatched, S>;
 // Launches of few tiles (8B Q/K/V, O: a tile or two per block) have few stages to keep in
@@ -287,7 +304,7 @@ __global__ void __launch_bounds__(kWarp* kStreamWarps)
   const int n_jobs = kGated ? 1 : jobs.count;
   // Counts fit 32 bits (rows per matrix < 2^31); 64-bit divisions would cost ~100 instructions.
   const int n_steps = static_cast<int>(n_in / 32);
-  const int64_t row_bytes = n_steps * int64_t{Layout::kStepBytes};
+  const int64_t row_bytes = stream_row_bytes<typename Math::WeightBlock>(n_steps);
   const int n_chunks = (n_steps + Layout::kChunkSteps - 1) / Layout::kChunkSteps;
   const int n_tiles = static_cast<int>(jobs.n_groups);
   const int parts = split.parts, part = static_cast<int>(blockIdx.x) % parts;
@@ -406,7 +423,9 @@ template <typename Math, Epilogue E, bool kNorm>
 bool launch_stream(Jobs jobs, int64_t n_in, const float* x, cudaStream_t stream,
                    const MatvecScratch& scratch = {}) {
   constexpr bool kGated = E == Epilogue::SiluGate || E == Epilogue::GeluGate;
-  if (n_in % 256 != 0) return false;
+  // Rows start 16-byte aligned (Q6_K: rows of 8 super-blocks' multiples, n_in % 2048 == 0).
+  if (n_in % 256 != 0 || stream_row_bytes<typename Math::WeightBlock>(n_in / 32) % 16 != 0)
+    return false;
   for (int j = 0; j < (kGated ? 2 : jobs.count); ++j) {
     if (reinterpret_cast<uintptr_t>(jobs.job[j].w) % 16 != 0) return false;
   }

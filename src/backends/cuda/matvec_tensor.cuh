@@ -147,14 +147,15 @@ __device__ void stage_tensor_activations(const float* __restrict__ x,
 template <typename Block>
 constexpr bool kTensorStreamed =
     std::is_same_v<Block, BlockQ4_0> || std::is_same_v<Block, BlockQ8_0> ||
-    std::is_same_v<Block, BlockQ4_K>;
+    std::is_same_v<Block, BlockQ4_K> || std::is_same_v<Block, BlockQ6_K>;
 
 // The 32-element steps a warp takes at a time: a Q8_0 block, a pair of Q4_0 blocks, or a Q4_K
-// super-block.
+// or Q6_K super-block.
 template <typename Block>
-constexpr int kTensorUnitSteps = std::is_same_v<Block, BlockQ4_K>   ? 8
-                                 : std::is_same_v<Block, BlockQ4_0> ? 2
-                                                                    : 1;
+constexpr int kTensorUnitSteps =
+    std::is_same_v<Block, BlockQ4_K> || std::is_same_v<Block, BlockQ6_K> ? 8
+    : std::is_same_v<Block, BlockQ4_0>                                   ? 2
+                                                                         : 1;
 
 // Where a lane's results go: acc[0][c] and acc[1][c] are rows g and g + 8 of D's column
 // 2t + c. Single tokens (kColumns 1) keep column 2t, every column being x; batched steps
@@ -296,6 +297,37 @@ __device__ __forceinline__ void tensor_q4k_unit(const uint8_t* pieces,
 #pragma unroll
   for (int j = 0; j < 4; ++j) {
     tensor_q4k_pair<kPieceStride>(block, head, j, x, first_step + 8 * u + 2 * j, acc, min_terms);
+  }
+}
+
+// Q6_K: unit u is super-block u of the staged chunk (its first step `first_step` of the row),
+// a step at a time: two mmas, one per half of 16 elements, each scaled by d times its own
+// scale (tensor::Operands<BlockQ6_K>: signed codes, no constant).
+template <int kPieceStride, int kColumns>
+__device__ __forceinline__ void tensor_q6k_unit(const uint8_t* pieces,
+                                                const TensorColumns<kColumns>& x, int first_step,
+                                                int u, float (&acc)[2][kColumns]) {
+  using Operands = tensor::Operands<BlockQ6_K>;
+  const int lane = threadIdx.x % kWarp, g = lane / 4, t = lane % 4;
+#pragma unroll
+  for (int s = 0; s < 8; ++s) {
+    uint32_t top[4], bottom[4];
+    float scale[2], scale8[2];  // rows g and g + 8, per half
+    Operands::operands(pieces + g * kPieceStride, u, s, t, top, scale);
+    Operands::operands(pieces + (g + 8) * kPieceStride, u, s, t, bottom, scale8);
+    const uint4 xs = x.run(first_step + 8 * u + s);
+    const uint32_t run[4] = {xs.x, xs.y, xs.z, xs.w};
+    const tensor::BlockOperands o = tensor::fragments(top, bottom, run);
+#pragma unroll
+    for (int m = 0; m < 2; ++m) {
+      float sums[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+      mma_16x8x16(sums, o.a[m][0], o.a[m][1], o.a[m][2], o.a[m][3], o.b[m][0], o.b[m][1]);
+#pragma unroll
+      for (int c = 0; c < kColumns; ++c) {
+        acc[0][c] = fmaf(scale[m], sums[c], acc[0][c]);       // D[g][2t + c]
+        acc[1][c] = fmaf(scale8[m], sums[2 + c], acc[1][c]);  // D[g + 8][2t + c]
+      }
+    }
   }
 }
 

@@ -263,6 +263,64 @@ struct Operands<BlockQ4_K> {
   static CONCORD_HD int scale_lane(int row, int half) { return 16 * half + row; }
 };
 
+// The word at byte `offset` (even) of an array of words: one load where it is aligned, else
+// the halves of two (Q6_K's odd super-blocks start 2 bytes into a word). Indexing the array,
+// not an integer address, keeps shared-memory loads shared-memory ones.
+CONCORD_HD uint32_t word_at(const uint32_t* words, uint32_t offset) {
+  const uint32_t low = words[offset / 4];
+  return offset % 4 == 0 ? low : funnel_right(low, words[offset / 4 + 1], 16);
+}
+
+// Each fp16 of a pair less 1056: codes under 0x6400 (1024 + q) become q - 32, exactly.
+CONCORD_HD uint32_t less_1056(uint32_t pair) {
+#if defined(__CUDA_ARCH__)
+  const __half2 v = __hsub2(*reinterpret_cast<const __half2*>(&pair), __float2half2_rn(1056.0f));
+  return *reinterpret_cast<const uint32_t*>(&v);
+#else
+  const auto less = [](uint32_t bits) {
+    return static_cast<uint32_t>(f32_to_f16(f16_to_f32(static_cast<uint16_t>(bits)) - 1056.0f));
+  };
+  return less(pair & 0xffffu) | less(pair >> 16) << 16;
+#endif
+}
+
+// Q6_K: a 256-element super-block of 210 bytes: ql[128] (low 4 bits), qh[64] (high 2 bits),
+// 16 int8 scales (one per 16 elements), d. Step s (elements 32s .. 32s + 32; n = s / 4,
+// quadrant j = s % 4) takes element l's low bits from nibble j / 2 of ql[64n + 32(j % 2) + l]
+// and its high bits from bits 2j of qh[32n + l]. Lane t takes elements 4t .. 4t + 3 of each
+// half of the step (one word of ql and one of qh each): the first mma is the half of scale
+// 2s, the second that of 2s + 1, so each keeps its own scale. Codes are signed (q - 32,
+// exact in fp16), so there is no constant K.
+template <>
+struct Operands<BlockQ6_K> {
+  static CONCORD_HD int element(int /*block*/, int t, int p) {
+    return 16 * (p / 4) + 4 * t + pair_order(p % 4);
+  }
+  static CONCORD_HD float constant(int) { return 0.0f; }
+  // Lane t's operands of step s of super-block `block` of a row piece (4-byte aligned), and
+  // d times the scales of the step's halves.
+  static CONCORD_HD void operands(const uint8_t* piece, int block, int s, int t, uint32_t (&a)[4],
+                                  float (&scale)[2]) {
+    const uint32_t at = block * static_cast<uint32_t>(sizeof(BlockQ6_K));
+    const auto* words = reinterpret_cast<const uint32_t*>(piece);
+    const int n = s / 4, j = s % 4;
+    CONCORD_UNROLL
+    for (int h = 0; h < 2; ++h) {
+      const uint32_t low = word_at(words, at + 64 * n + 32 * (j % 2) + 16 * h + 4 * t);
+      const uint32_t high = word_at(words, at + 128 + 32 * n + 16 * h + 4 * t);
+      const uint32_t codes = (low >> 4 * (j / 2) & 0x0f0f0f0fu) | (high >> 2 * j & 0x03030303u)
+                                                                      << 4;
+      a[2 * h] = less_1056(byte_perm(codes, 0x64646464u, 0x5240));      // elements 0, 2 of 4
+      a[2 * h + 1] = less_1056(byte_perm(codes, 0x64646464u, 0x5341));  // 1, 3
+    }
+    const uint32_t scales = at + 192 + 2 * s;  // the step's two, an even offset
+    const uint32_t pair = words[scales / 4] >> 16 * (scales / 2 % 2);
+    const float d = half_at(piece, at + 208);
+    scale[0] = d * static_cast<float>(static_cast<int8_t>(pair & 0xff));
+    scale[1] = d * static_cast<float>(static_cast<int8_t>(pair >> 8 & 0xff));
+  }
+};
+
 // Lane t's run of a staged block: `h` holds the lane's 8 elements (bits) in its k order
 // (element(t, 0..7)); returns their part of the block's constant K.
 template <typename Block>
