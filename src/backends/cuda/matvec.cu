@@ -20,9 +20,10 @@ using namespace matvec_detail;
 //   few rows (<= 4096: more warps in flight); with weights that bypass L1 these beat 4 rows
 //   per warp (8B F16 tg128 166 -> 171.5 t/s). (F16 rows through the staged kernel, in runs of
 //   8 per lane, measured slower: 8B tg128 139.5 against 144.)
-// - Q4_0, Q8_0 and Q4_K: the streaming kernel multiplying on tensor cores wherever it
+// - Q4_0, Q8_0, Q4_K and Q6_K: the streaming kernel multiplying on tensor cores wherever it
 //   applies (matvec_stream.cuh, matvec_tensor.cuh; 8B tg128 Q4_0 357 -> 392 t/s, Q4_K
-//   320 -> 348, Q8_0 level, same-call A/B, docs/perf.md session 12). Single-token launches
+//   320 -> 348, Q8_0 level, same-call A/B, docs/perf.md session 12; Q6_K, the Q4_K_M files'
+//   second format, session 31; its rows must be multiples of 2048). Single-token launches
 //   of few tiles (<= 6144 rows shorter than 8192: 8B Q/K/V, O) take 3 stages, 3 blocks per
 //   SM (8B tg128 Q4_0 +2.6%, Q4_K +3%, Q8_0 +3%, session 13); 3 or 5 stages for the gated
 //   launches, or chunks of half the steps, measured level or slower. With
@@ -70,7 +71,7 @@ bool switched_on(const char* variable) {
   return v == nullptr || std::string(v) != "0";
 }
 
-// Whether Q4_0, Q8_0 and Q4_K decode products (single tokens, and batched steps of up to 8
+// Whether Q4_0, Q8_0, Q4_K and Q6_K decode products (single tokens, and batched steps of up to 8
 // with a token per column of the mma) multiply on tensor cores: yes unless
 // CONCORD_CUDA_TENSOR_DECODE=0, which keeps the fp32 paths (for comparison or diagnosis).
 bool tensor_decode() {
