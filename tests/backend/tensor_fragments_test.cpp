@@ -227,17 +227,18 @@ void check_q4_0(int tokens, uint64_t seed, float x_scale) {
   expect_rows(tile, tokens, kBlocks, results, "Q4_0");
 }
 
-// Two Q4_K super-blocks a row, a pair of sub-blocks at a time as the kernel takes them: each
-// sub-block adds s D - u S, with s and u from the lane Operands::scale_lane names (from the
-// head that lane read once for the super-block).
-void check_q4_k(int tokens, uint64_t seed, float x_scale) {
-  using Q4K = Operands<BlockQ4_K>;
+// Two Q4_K (or Q5_K) super-blocks a row, a pair of sub-blocks at a time as the kernel takes
+// them: each sub-block adds s D - u S, with s and u from the lane Operands::scale_lane names
+// (from the head that lane read once for the super-block).
+template <typename Block>
+void check_q4_k(GgmlType type, int tokens, uint64_t seed, float x_scale) {
+  using Q4K = Operands<Block>;  // Q4_K or Q5_K
   constexpr int kSuperBlocks = 2;
-  const Tile tile = make_tile(GgmlType::Q4_K, 256 * kSuperBlocks, tokens, seed, x_scale);
+  const Tile tile = make_tile(type, 256 * kSuperBlocks, tokens, seed, x_scale);
   Results results;
   for (int q = 0; q < kSuperBlocks; ++q) {
-    const size_t at = q * sizeof(BlockQ4_K);
-    Q4K::Head heads[32];  // each lane's scale row's, loaded once per super-block
+    const size_t at = q * sizeof(Block);
+    typename Q4K::Head heads[32];  // each lane's scale row's, loaded once per super-block
     for (int lane = 0; lane < 32; ++lane)
       heads[lane] = Q4K::head(tile.row(Q4K::scale_row(lane)) + at);
     for (int j = 0; j < 4; ++j) {
@@ -245,7 +246,7 @@ void check_q4_k(int tokens, uint64_t seed, float x_scale) {
       for (int lane = 0; lane < 32; ++lane)
         Q4K::scale(heads[lane], 2 * j + Q4K::scale_half(lane), s[lane], u[lane]);
       for (int h = 0; h < 2; ++h) {
-        const StagedStep staged = staged_step<BlockQ4_K>(tile, tokens, 8 * q + 2 * j + h);
+        const StagedStep staged = staged_step<Block>(tile, tokens, 8 * q + 2 * j + h);
         BlockOperands lanes[32];
         for (int lane = 0; lane < 32; ++lane) {
           const int g = lane / 4, t = lane % 4;
@@ -265,7 +266,7 @@ void check_q4_k(int tokens, uint64_t seed, float x_scale) {
       }
     }
   }
-  expect_rows(tile, tokens, 8 * kSuperBlocks, results, "Q4_K");
+  expect_rows(tile, tokens, 8 * kSuperBlocks, results, type_name(type));
 }
 
 // Two Q6_K super-blocks a row (the second starts 2 bytes into a word), a step at a time: each
@@ -317,7 +318,14 @@ TEST(TensorFragments, Q8_0TileMatchesReference) {
 
 TEST(TensorFragments, Q4_KTileMatchesReference) {
   for (const int tokens : kTokenCounts)
-    for (const float scale : {1.0f, 1e-3f, 300.0f}) check_q4_k(tokens, 13, scale);
+    for (const float scale : {1.0f, 1e-3f, 300.0f})
+      check_q4_k<BlockQ4_K>(GgmlType::Q4_K, tokens, 13, scale);
+}
+
+TEST(TensorFragments, Q5_KTileMatchesReference) {
+  for (const int tokens : kTokenCounts)
+    for (const float scale : {1.0f, 1e-3f, 300.0f})
+      check_q4_k<BlockQ5_K>(GgmlType::Q5_K, tokens, 15, scale);
 }
 
 TEST(TensorFragments, Q6_KTileMatchesReference) {

@@ -20,10 +20,11 @@ using namespace matvec_detail;
 //   few rows (<= 4096: more warps in flight); with weights that bypass L1 these beat 4 rows
 //   per warp (8B F16 tg128 166 -> 171.5 t/s). (F16 rows through the staged kernel, in runs of
 //   8 per lane, measured slower: 8B tg128 139.5 against 144.)
-// - Q4_0, Q8_0, Q4_K and Q6_K: the streaming kernel multiplying on tensor cores wherever it
-//   applies (matvec_stream.cuh, matvec_tensor.cuh; 8B tg128 Q4_0 357 -> 392 t/s, Q4_K
-//   320 -> 348, Q8_0 level, same-call A/B, docs/perf.md session 12; Q6_K, the Q4_K_M files'
-//   second format, session 31; its rows must be multiples of 2048). Single-token launches
+// - Q4_0, Q8_0 and Q4_K (and, with CONCORD_CUDA_TENSOR_DECODE=all, Q5_K and Q6_K: see
+//   tensor_decodes): the streaming kernel multiplying on tensor cores wherever it applies
+//   (matvec_stream.cuh, matvec_tensor.cuh; 8B tg128 Q4_0 357 -> 392 t/s, Q4_K 320 -> 348,
+//   Q8_0 level, same-call A/B, docs/perf.md session 12; Q6_K rows must be multiples of 2048,
+//   session 31). Single-token launches
 //   of few tiles (<= 6144 rows shorter than 8192: 8B Q/K/V, O) take 3 stages, 3 blocks per
 //   SM (8B tg128 Q4_0 +2.6%, Q4_K +3%, Q8_0 +3%, session 13); 3 or 5 stages for the gated
 //   launches, or chunks of half the steps, measured level or slower. With
@@ -71,12 +72,21 @@ bool switched_on(const char* variable) {
   return v == nullptr || std::string(v) != "0";
 }
 
-// Whether Q4_0, Q8_0, Q4_K and Q6_K decode products (single tokens, and batched steps of up to 8
-// with a token per column of the mma) multiply on tensor cores: yes unless
-// CONCORD_CUDA_TENSOR_DECODE=0, which keeps the fp32 paths (for comparison or diagnosis).
-bool tensor_decode() {
-  static const bool on = switched_on("CONCORD_CUDA_TENSOR_DECODE");
-  return on;
+// Whether a format's decode products (single tokens, and batched steps of up to 8 with a token
+// per column of the mma) multiply on tensor cores. By default Q4_0, Q8_0 and Q4_K, measured on
+// GPUs. CONCORD_CUDA_TENSOR_DECODE=all adds Q5_K and Q6_K (the K-quant mixes' other formats),
+// whose operands the host tests check but which have not yet run on a GPU (docs/perf.md,
+// session 31); =0 keeps the fp32 paths for every format (for comparison or diagnosis).
+template <typename Block>
+bool tensor_decodes() {
+  enum class Formats { None, Measured, All };
+  static const Formats formats = [] {
+    const char* v = std::getenv("CONCORD_CUDA_TENSOR_DECODE");
+    const std::string value = v == nullptr ? "" : v;
+    return value == "0" ? Formats::None : value == "all" ? Formats::All : Formats::Measured;
+  }();
+  constexpr bool kUnmeasured = std::is_same_v<Block, BlockQ5_K> || std::is_same_v<Block, BlockQ6_K>;
+  return formats == Formats::All || (formats == Formats::Measured && !kUnmeasured);
 }
 
 // Whether single-token launches of few tiles split them over more blocks (matvec_stream.cuh's
@@ -110,7 +120,7 @@ void launch(GgmlType type, const Jobs& jobs, int64_t n_in, const float* x, int n
       };
       const std::integral_constant<int, 1> one;
       if constexpr (kTensorStreamed<B>) {
-        if (tensor_decode()) {
+        if (tensor_decodes<B>()) {
           if (n == 1 && !kGated && n_in < kLongRows &&
               total_rows(jobs, jobs.count) <= kSmallLaunchRows &&
               launch_stream<FewTilesTensorStream<B>, E, kNorm>(jobs, n_in, x, stream, scratch))

@@ -59,8 +59,7 @@ constexpr bool kStreamed = std::is_same_v<Block, BlockQ4_0> || std::is_same_v<Bl
 
 // 32-element steps of a block: 1 for the legacy formats, 8 for the K-quants' super-blocks.
 template <typename Block>
-constexpr int kBlockSteps =
-    std::is_same_v<Block, BlockQ4_K> || std::is_same_v<Block, BlockQ6_K> ? 8 : 1;
+constexpr int kBlockSteps = kScaleMinSuperBlock<Block> || std::is_same_v<Block, BlockQ6_K> ? 8 : 1;
 
 // Bytes of a row of `n_steps` 32-element steps (whole blocks).
 template <typename Block>
@@ -196,8 +195,8 @@ struct TensorStream {
     const TensorColumns<kColumns> x{area, n_steps, tokens};
     const int warp = threadIdx.x / kWarp, first_step = chunk * C;
     const auto unit = [&](int u) {
-      if constexpr (std::is_same_v<Block, BlockQ4_K>) {
-        tensor_q4k_unit<Layout::kPieceStride>(stage, x, first_step, u, acc, min_terms);
+      if constexpr (kScaleMinSuperBlock<Block>) {
+        tensor_q4k_unit<Block, Layout::kPieceStride>(stage, x, first_step, u, acc, min_terms);
       } else if constexpr (std::is_same_v<Block, BlockQ6_K>) {
         tensor_q6k_unit<Layout::kPieceStride>(stage, x, first_step, u, acc);
       } else if constexpr (std::is_same_v<Block, BlockQ4_0>) {
@@ -222,7 +221,7 @@ struct TensorStream {
   // every lane (columns past the batch are written and never read).
   __device__ __forceinline__ void flush(float (*partial)[kTokenSlots][kTileRows]) {
     const int warp = threadIdx.x / kWarp, g = threadIdx.x % kWarp / 4, t = threadIdx.x % 4;
-    if constexpr (!kBatched && std::is_same_v<Block, BlockQ4_K>) {
+    if constexpr (!kBatched && kScaleMinSuperBlock<Block>) {
       float top, bottom;
       q4k_min_terms(min_terms, top, bottom);
       acc[0][0] -= top, acc[1][0] -= bottom;

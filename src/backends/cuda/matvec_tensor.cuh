@@ -147,15 +147,21 @@ __device__ void stage_tensor_activations(const float* __restrict__ x,
 template <typename Block>
 constexpr bool kTensorStreamed =
     std::is_same_v<Block, BlockQ4_0> || std::is_same_v<Block, BlockQ8_0> ||
-    std::is_same_v<Block, BlockQ4_K> || std::is_same_v<Block, BlockQ6_K>;
+    std::is_same_v<Block, BlockQ4_K> || std::is_same_v<Block, BlockQ5_K> ||
+    std::is_same_v<Block, BlockQ6_K>;
 
-// The 32-element steps a warp takes at a time: a Q8_0 block, a pair of Q4_0 blocks, or a Q4_K
-// or Q6_K super-block.
+// Super-blocks of 8 sub-blocks of 32 with a 6-bit scale and min each (Q4_K, Q5_K): their
+// products share tensor_q4k_unit.
 template <typename Block>
-constexpr int kTensorUnitSteps =
-    std::is_same_v<Block, BlockQ4_K> || std::is_same_v<Block, BlockQ6_K> ? 8
-    : std::is_same_v<Block, BlockQ4_0>                                   ? 2
-                                                                         : 1;
+constexpr bool kScaleMinSuperBlock =
+    std::is_same_v<Block, BlockQ4_K> || std::is_same_v<Block, BlockQ5_K>;
+
+// The 32-element steps a warp takes at a time: a Q8_0 block, a pair of Q4_0 blocks, or a
+// K-quant super-block.
+template <typename Block>
+constexpr int kTensorUnitSteps = kScaleMinSuperBlock<Block> || std::is_same_v<Block, BlockQ6_K> ? 8
+                                 : std::is_same_v<Block, BlockQ4_0>                             ? 2
+                                                                                                : 1;
 
 // Where a lane's results go: acc[0][c] and acc[1][c] are rows g and g + 8 of D's column
 // 2t + c. Single tokens (kColumns 1) keep column 2t, every column being x; batched steps
@@ -239,12 +245,12 @@ __device__ __forceinline__ void tensor_q4_0_unit(const uint8_t* pieces,
 // computed them from its `head` (Operands::scale_lane). A single token's u S terms stay with
 // that lane, summed in `min_terms` for its row (q4k_min_terms gathers them once per tile): 4
 // shuffles and 3 FMAs fewer per pair. `step` is the even sub-block's.
-template <int kPieceStride, int kColumns>
+template <typename Block, int kPieceStride, int kColumns>
 __device__ __forceinline__ void tensor_q4k_pair(const uint8_t* block,
                                                 const tensor::Operands<BlockQ4_K>::Head& head,
                                                 int j, const TensorColumns<kColumns>& x, int step,
                                                 float (&acc)[2][kColumns], float& min_terms) {
-  using Operands = tensor::Operands<BlockQ4_K>;
+  using Operands = tensor::Operands<Block>;
   const int lane = threadIdx.x % kWarp, g = lane / 4, t = lane % 4;
   float s, offset;
   Operands::scale(head, 2 * j + Operands::scale_half(lane), s, offset);
@@ -285,18 +291,19 @@ __device__ __forceinline__ void tensor_q4k_pair(const uint8_t* block,
 // its 4 pairs of sub-blocks in turn. A lane reads its scale row's head once for all of them;
 // a warp per pair of sub-blocks read it once per pair, 4 times the loads and conversions
 // (8B Q4_K tg128 412 -> 438 t/s with the 8-byte code loads, docs/perf.md session 19).
-template <int kPieceStride, int kColumns>
+template <typename Block, int kPieceStride, int kColumns>
 __device__ __forceinline__ void tensor_q4k_unit(const uint8_t* pieces,
                                                 const TensorColumns<kColumns>& x, int first_step,
                                                 int u, float (&acc)[2][kColumns],
                                                 float& min_terms) {
-  using Operands = tensor::Operands<BlockQ4_K>;
-  const uint8_t* block = pieces + u * static_cast<int>(sizeof(BlockQ4_K));
-  const Operands::Head head =
+  using Operands = tensor::Operands<Block>;
+  const uint8_t* block = pieces + u * static_cast<int>(sizeof(Block));
+  const typename Operands::Head head =
       Operands::head(block + Operands::scale_row(threadIdx.x % kWarp) * kPieceStride);
 #pragma unroll
   for (int j = 0; j < 4; ++j) {
-    tensor_q4k_pair<kPieceStride>(block, head, j, x, first_step + 8 * u + 2 * j, acc, min_terms);
+    tensor_q4k_pair<Block, kPieceStride>(block, head, j, x, first_step + 8 * u + 2 * j, acc,
+                                         min_terms);
   }
 }
 

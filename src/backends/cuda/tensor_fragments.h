@@ -263,6 +263,28 @@ struct Operands<BlockQ4_K> {
   static CONCORD_HD int scale_lane(int row, int half) { return 16 * half + row; }
 };
 
+// Q5_K: Q4_K's super-block (d, dmin and the 12 scale bytes as its head; qs at byte 48) with a
+// fifth bit an element in qh[32] at byte 16: bit 2j of qh[l] is element 64j + l's (the low
+// nibble of qs[32j + l]), bit 2j + 1 element 64j + 32 + l's (the high nibble). The bit joins
+// the codes under Q4_K's exponents: 1024 + q and 64 + q, q < 32. Everything else is Q4_K's.
+template <>
+struct Operands<BlockQ5_K> : Operands<BlockQ4_K> {
+  static CONCORD_HD void operands(const uint8_t* block, int j, int t, uint32_t (&low)[4],
+                                  uint32_t (&high)[4]) {
+    uint32_t codes[2], bits[2];
+    words8(block + 48 + 32 * j + 8 * t, codes);
+    words8(block + 16 + 8 * t, bits);
+    const uint32_t w[4] = {codes[0], codes[0] >> 8, codes[1], codes[1] >> 8};
+    const uint32_t b[4] = {bits[0] >> 2 * j, bits[0] >> (2 * j + 8), bits[1] >> 2 * j,
+                           bits[1] >> (2 * j + 8)};
+    CONCORD_UNROLL
+    for (int i = 0; i < 4; ++i) {
+      low[i] = and_or<0x000f000fu, 0x64006400u>(w[i]) | (b[i] & 0x00010001u) << 4;
+      high[i] = and_or<0x00f000f0u, 0x54005400u>(w[i]) | (b[i] >> 1 & 0x00010001u) << 8;
+    }
+  }
+};
+
 // The word at byte `offset` (even) of an array of words: one load where it is aligned, else
 // the halves of two (Q6_K's odd super-blocks start 2 bytes into a word). Indexing the array,
 // not an integer address, keeps shared-memory loads shared-memory ones.
