@@ -12,11 +12,15 @@
 # weight types, MATVEC_TYPES the decode-kernel benchmark's. DEFAULT_MODEL=path adds
 # CPU<->CUDA parity and a benchmark of that model file (the 250 MB default model travels
 # in chunks: see docs/perf.md). Lent machines differ by several percent: compare two builds
-# with scripts/device-ab.sh, in one call. Everything with BENCH_SHAPES="8b 1b" takes about
-# 10 minutes, the tool's limit per call: run it as two calls, SKIP="bench matvec" (~300 s)
-# and SKIP="ops parity long families matvec" BENCH_SHAPES="8b 1b" (~220 s).
+# with scripts/device-ab.sh, in one call. Everything with BENCH_SHAPES="8b 1b" takes well over
+# 10 minutes, the tool's limit per call: with families_test in BIN_DIR the families stage alone
+# took ~5 minutes (session 31), so run it as three calls: SKIP="families bench matvec",
+# SKIP="ops parity long matvec bench", and SKIP="ops parity long families matvec"
+# BENCH_SHAPES="8b 1b" (~220 s; more with the q4_k_m rows).
 # Other kernel paths are checked by setting their switch for the whole run, e.g. the fp32 decode:
-# CONCORD_CUDA_TENSOR_DECODE=0 SKIP="long families matvec bench" PARITY_TYPES="q8_0 q4_0".
+# CONCORD_CUDA_TENSOR_DECODE=0 SKIP="long families matvec bench" PARITY_TYPES="q8_0 q4_0", or
+# the Q5_K and Q6_K tensor products: CONCORD_CUDA_TENSOR_DECODE=all SKIP="long families matvec
+# bench" PARITY_TYPES="q5_k q6_k q4_k_m q5_k_m".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-$PWD/device-out}"
@@ -69,10 +73,12 @@ if ! skip parity; then
     note "stories260K (256 tokens): $(tail -2 "$OUT/parity-stories.txt" | head -1)"
   fi
   mkdir -p /tmp/concord-models
-  for t in ${PARITY_TYPES:-f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q2_k q3_k q4_k q5_k q6_k}; do
+  # Every weight type, and the K-quant mixes most published files use. Width 2048 and FFN 8192
+  # (the issue's example shape) make Q6_K rows whole 16-byte runs, which its streamed products need.
+  for t in ${PARITY_TYPES:-f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q2_k q3_k q4_k q5_k q6_k q4_k_m q5_k_m}; do
     m=/tmp/concord-models/parity-$t.gguf
     # PARITY_SHAPE / PARITY_N / PARITY_PROMPTS override the synthetic shape, tokens, prompts.
-    "$BIN_CONCORD" synth -o "$m" ${PARITY_SHAPE:---layers 4 --width 1024 --heads 16 --kv-heads 4 --ff 2816 --vocab 32000} \
+    "$BIN_CONCORD" synth -o "$m" ${PARITY_SHAPE:---layers 4 --width 2048 --heads 32 --kv-heads 8 --ff 8192 --vocab 32000} \
       --type "$t" --seed 5 >/dev/null
     "$BIN_CONCORD" parity -m "$m" --backends cpu,cuda -n "${PARITY_N:-32}" ${PARITY_PROMPTS:+--prompts "$PARITY_PROMPTS"} \
       --receipt "$OUT/receipt-$t.json" >"$OUT/parity-$t.txt" 2>&1
@@ -157,7 +163,7 @@ if ! skip bench; then
   mkdir -p /tmp/concord-models
   for shape in ${BENCH_SHAPES:-1b}; do
     note "== benchmarks (synthetic Llama $shape shape: ${bench_shape[$shape]})"
-    for t in ${BENCH_TYPES:-f16 q8_0 q4_0 q4_k}; do
+    for t in ${BENCH_TYPES:-f16 q8_0 q4_0 q4_k q4_k_m}; do
       m=/tmp/concord-models/bench-$shape-$t.gguf
       "$BIN_CONCORD" synth -o "$m" ${bench_shape[$shape]} --ctx 8192 --type "$t" --seed 1 >/dev/null
       "$BIN_CONCORD" bench -m "$m" --backend cuda -p 512 -n 128 -r 3 >"$OUT/bench-$shape-$t.txt" 2>&1
