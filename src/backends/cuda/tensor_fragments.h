@@ -328,10 +328,11 @@ struct Operands<BlockQ6_K> {
     const int n = s / 4, j = s % 4;
     CONCORD_UNROLL
     for (int h = 0; h < 2; ++h) {
-      const uint32_t low = word_at(words, at + 64 * n + 32 * (j % 2) + 16 * h + 4 * t);
-      const uint32_t high = word_at(words, at + 128 + 32 * n + 16 * h + 4 * t);
-      const uint32_t codes = (low >> 4 * (j / 2) & 0x0f0f0f0fu) | (high >> 2 * j & 0x03030303u)
-                                                                      << 4;
+      const uint32_t ql = word_at(words, at + 64 * n + 32 * (j % 2) + 16 * h + 4 * t);
+      const uint32_t qh = word_at(words, at + 128 + 32 * n + 16 * h + 4 * t);
+      const uint32_t low_bits = ql >> 4 * (j / 2) & 0x0f0f0f0fu;
+      const uint32_t high_bits = (qh >> 2 * j & 0x03030303u) << 4;
+      const uint32_t codes = low_bits | high_bits;  // 4 codes of 6 bits, a byte each
       a[2 * h] = less_1056(byte_perm(codes, 0x64646464u, 0x5240));      // elements 0, 2 of 4
       a[2 * h + 1] = less_1056(byte_perm(codes, 0x64646464u, 0x5341));  // 1, 3
     }
