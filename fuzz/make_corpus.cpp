@@ -57,7 +57,7 @@ int main(int argc, char** argv) {
   o.hparams.n_ff = 64;
   o.hparams.n_vocab = 260;
   o.hparams.tied_embeddings = true;
-  o.weight_type = GgmlType::Q8_0;
+  o.weights = GgmlType::Q8_0;
   save(dir, "tiny-llama.gguf", synthesize(o));
   return 0;
 }
