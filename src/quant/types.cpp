@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <string>
 
+#include "util/ascii.h"
 #include "util/error.h"
 
 namespace concord {
@@ -51,12 +51,6 @@ constexpr std::array kTypes = {
     TypeInfo{GgmlType::MXFP4, "MXFP4", kQK, 1 + kQK / 2, false},
 };
 
-std::string upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
-}
-
 }  // namespace
 
 std::optional<TypeInfo> find_type_info(uint32_t id) {
@@ -89,7 +83,7 @@ const std::vector<GgmlType>& supported_types() {
 }
 
 GgmlType parse_type_name(std::string_view name) {
-  const std::string wanted = upper(name);
+  const std::string wanted = ascii_upper(name);
   for (const TypeInfo& info : kTypes) {
     if (info.supported && info.name == wanted) return info.type;
   }

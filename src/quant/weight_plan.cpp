@@ -1,18 +1,12 @@
 #include "quant/weight_plan.h"
 
-#include <cctype>
 #include <charconv>
 
+#include "util/ascii.h"
 #include "util/error.h"
 
 namespace concord {
 namespace {
-
-std::string upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
-}
 
 // The block index of "blk.N.<rest>", or -1 for tensors outside the blocks.
 int64_t layer_of(std::string_view tensor) {
@@ -33,7 +27,7 @@ bool more_bits(int64_t layer, int64_t n_layer) {
 }  // namespace
 
 WeightPlan WeightPlan::parse(std::string_view name) {
-  const std::string wanted = upper(name);
+  const std::string wanted = ascii_upper(name);
   for (GgmlType base : {GgmlType::Q4_K, GgmlType::Q5_K}) {
     if (wanted == std::string(type_name(base)) + "_M") {
       WeightPlan plan(base);
