@@ -6,7 +6,7 @@
 // with CUDA events over 200 launches that cycle through copies of the matrix filling more
 // than the L2 cache, so every launch reads its weights from memory.
 //
-//   cuda_matvec_bench [TYPE ...]      (types: F16 Q8_0 Q4_0 Q4_K Q6_K; default all)
+//   cuda_matvec_bench [TYPE ...]      (types: F16 Q8_0 Q4_0 Q4_K Q5_K Q6_K; default all)
 #include <cuda_runtime.h>
 
 #include <cstdio>
@@ -108,7 +108,7 @@ void run_grid(const Matrix& m) {
     };
     std::apply([&](auto... tiling) { (wide(tiling), ...); }, WideGrid{});
   }
-  if constexpr (kStreamed<Block>) {
+  if constexpr (kStreamed<Block> || kTensorStreamed<Block>) {
     std::printf(" |");
     // The streaming kernel with each Math; "-" where it does not apply to the shape.
     const auto streamed = [&](auto math) {
@@ -124,7 +124,11 @@ void run_grid(const Matrix& m) {
         std::printf(" %6s", "-");
       }
     };
-    streamed(TypeTag<DefaultScalarStream<Block>>{});
+    if constexpr (kStreamed<Block>) {
+      streamed(TypeTag<DefaultScalarStream<Block>>{});
+    } else {
+      std::printf(" %6s", "-");  // Q5_K, Q6_K: tensor products only
+    }
     if constexpr (kTensorStreamed<Block>) streamed(TypeTag<DefaultTensorStream<Block>>{});
   }
   std::printf("\n");
@@ -176,7 +180,7 @@ void free_matrix(Matrix& m) {
 
 int main(int argc, char** argv) {
   std::vector<std::string> types(argv + 1, argv + argc);
-  if (types.empty()) types = {"F16", "Q8_0", "Q4_0", "Q4_K", "Q6_K"};
+  if (types.empty()) types = {"F16", "Q8_0", "Q4_0", "Q4_K", "Q5_K", "Q6_K"};
   const Shape shapes[] = {
       {"1B q/o", 2048, 2048},   {"1B k/v", 2048, 512},       {"1B gate", 2048, 8192},
       {"1B down", 8192, 2048},  {"1B output", 2048, 128256}, {"8B q/o", 4096, 4096},
@@ -200,6 +204,9 @@ int main(int argc, char** argv) {
           break;
         case GgmlType::Q4_K:
           run_grid<BlockQ4_K, kQKK>(m);
+          break;
+        case GgmlType::Q5_K:
+          run_grid<BlockQ5_K, kQKK>(m);
           break;
         case GgmlType::Q6_K:
           run_grid<BlockQ6_K, kQKK>(m);
