@@ -3,7 +3,8 @@
 # xz-compressed into device-ab-bin/NAME/, with lib/ (cpp-httplib and fmt, absent on the GPU
 # machine) and shared/ (the stories260K model and its golden file) beside them.
 #
-#   scripts/device-pack.sh NAME [BUILD_DIR]   (default build/cuda; concord and ops_test)
+#   scripts/device-pack.sh NAME [BUILD_DIR]   (default build/cuda; concord and ops_test, and
+#                                             cuda_matvec_bench where it was built)
 # On the device, scripts/device-unpack.sh restores them; then e.g.
 #   scripts/device-check.sh device-ab-bin/NAME
 set -euo pipefail
@@ -12,8 +13,12 @@ name=${1:?usage: $0 NAME [BUILD_DIR]}
 build=${2:-build/cuda}
 out=device-ab-bin
 mkdir -p "$out/$name" "$out/lib" "$out/shared/models" "$out/shared/golden"
-for f in src/concord tests/ops_test; do
-  [[ -x $build/$f ]] || { echo "missing $build/$f: build it first" >&2; exit 1; }
+for f in src/concord tests/ops_test bench/cuda_matvec_bench; do
+  if [[ ! -x $build/$f ]]; then
+    [[ $f == bench/* ]] && continue
+    echo "missing $build/$f: build it first" >&2
+    exit 1
+  fi
   strip -o "$out/$name/$(basename "$f")" "$build/$f"
   xz -f --x86 --lzma2=preset=9e -T2 "$out/$name/$(basename "$f")"
 done
