@@ -1,9 +1,9 @@
 #include "parity/op_harness.h"
 
 #include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
-
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -153,9 +153,6 @@ void check_rope(Context& ctx) {
   }
 }
 
-// The fused projections (project, matmul_add, gated_matmul) against the plain reference
-// ops they stand for, for every weight type, at a decode shape and batched ones, with and
-// without an input RMS norm.
 // Weight types of the three matrices: each capability's type for all three, and the mixes of
 // a Q4_K_M file's layers (Q and K in Q4_K, V in Q6_K; and gate and up of different types).
 std::vector<std::array<GgmlType, 3>> fused_type_plans(const Capabilities& caps) {
@@ -172,6 +169,9 @@ std::vector<std::array<GgmlType, 3>> fused_type_plans(const Capabilities& caps) 
   return plans;
 }
 
+// The fused projections (project, matmul_add, gated_matmul) against the plain reference
+// ops they stand for, for every weight type and the mixes above, at a decode shape and
+// batched ones, with and without an input RMS norm.
 void check_fused_matmuls(Context& ctx) {
   constexpr float kEps = 1e-5f;
   for (const std::array<GgmlType, 3>& types : fused_type_plans(ctx.backend.capabilities())) {
