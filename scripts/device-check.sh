@@ -12,23 +12,27 @@
 # weight types, MATVEC_TYPES the decode-kernel benchmark's. DEFAULT_MODEL=path adds
 # CPU<->CUDA parity and a benchmark of that model file (the 250 MB default model travels
 # in chunks: see docs/perf.md). Lent machines differ by several percent: compare two builds
-# with scripts/device-ab.sh, in one call. Everything with BENCH_SHAPES="8b 1b" takes well over
-# 10 minutes, the tool's limit per call: with families_test in BIN_DIR the families stage alone
-# took ~5 minutes (session 31), so run it as three calls: SKIP="families bench matvec",
-# SKIP="ops parity long matvec bench", and SKIP="ops parity long families matvec"
-# BENCH_SHAPES="8b 1b" (~220 s; more with the q4_k_m rows).
+# with scripts/device-ab.sh, in one call.
+#
+# The four correctness stages (ops, parity, long, families) run side by side: each spends
+# most of its time in single-threaded CPU references and in waits for small GPU launches, and
+# one after another they took more than the tool's 10 minutes a call (session 31). The
+# benchmarks (matvec, bench) run after them, alone on the GPU. PARALLEL=0 runs every stage in
+# turn (the op harness's --perf columns in ops-cuda.txt are only indicative otherwise). Each
+# stage's time is in the summary. BENCH_SHAPES="8b 1b" adds ~4 minutes of benchmarks.
 # Other kernel paths are checked by setting their switch for the whole run, e.g. the fp32 decode:
 # CONCORD_CUDA_TENSOR_DECODE=0 SKIP="long families matvec bench" PARITY_TYPES="q8_0 q4_0", or
 # the Q5_K and Q6_K tensor products: CONCORD_CUDA_TENSOR_DECODE=all SKIP="long families matvec
 # bench" PARITY_TYPES="q5_k q6_k q4_k_m q5_k_m".
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 OUT="${OUT:-$PWD/device-out}"
 mkdir -p "$OUT"
 BIN="${1:-}"
 SKIP="${SKIP:-}"
 summary="$OUT/summary.txt"
 : >"$summary"
+# A summary line: to the current stage's summary (the run's, outside stages) and stdout.
 note() { echo "$*" | tee -a "$summary"; }
 skip() { [[ " $SKIP " == *" $1 "* ]]; }
 
@@ -55,22 +59,24 @@ nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=c
 "$BIN_CONCORD" probe >"$OUT/probe.txt" 2>&1
 grep -E "auto selects|device:" "$OUT/probe.txt" | tee -a "$summary"
 
-if ! skip ops; then
+stage_ops() {
   note "== op harness on CUDA"
   "$BIN_OPS" --gtest_brief=1 >"$OUT/ops_test.log" 2>&1; note "ops_test exit $?"
   "$BIN_CONCORD" parity --ops --backend cuda --perf >"$OUT/ops-cuda.txt" 2>&1
   note "$(tail -1 "$OUT/ops-cuda.txt")"
   grep -E "FAIL" "$OUT/ops-cuda.txt" | head -20 | tee -a "$summary"
-fi
+}
 
-if ! skip parity; then
+stage_parity() {
   note "== model parity cpu vs cuda"
+  local logs=()
   if [[ -f "$SHARED/golden/stories260K-greedy.json" ]]; then
     python3 -c "import json,sys; [print(c['prompt']) for c in json.load(open(sys.argv[1]))]" \
       "$SHARED/golden/stories260K-greedy.json" >"$OUT/golden-prompts.txt"
     "$BIN_CONCORD" parity -m "$SHARED/models/stories260K.gguf" --backends cpu,cuda -n 256 \
       --prompts "$OUT/golden-prompts.txt" --receipt "$OUT/receipt-stories.json" >"$OUT/parity-stories.txt" 2>&1
     note "stories260K (256 tokens): $(tail -2 "$OUT/parity-stories.txt" | head -1)"
+    logs+=("$OUT/parity-stories.txt")
   fi
   mkdir -p /tmp/concord-models
   # Every weight type, and the K-quant mixes most published files use. Width 2048 and FFN 8192
@@ -83,12 +89,14 @@ if ! skip parity; then
     "$BIN_CONCORD" parity -m "$m" --backends cpu,cuda -n "${PARITY_N:-32}" ${PARITY_PROMPTS:+--prompts "$PARITY_PROMPTS"} \
       --receipt "$OUT/receipt-$t.json" >"$OUT/parity-$t.txt" 2>&1
     note "synthetic $t: $(grep -c '^ok' "$OUT/parity-$t.txt") ok, $(grep -c '^FAIL' "$OUT/parity-$t.txt") failed; $(grep -oE 'cosine [0-9.]+' "$OUT/parity-$t.txt" | sort | head -1)"
+    logs+=("$OUT/parity-$t.txt")
     rm -f "$m"
   done
-  cat "$OUT"/parity-*.txt >"$OUT/parity-all.txt"
-fi
+  cat "${logs[@]}" >"$OUT/parity-all.txt"
+}
 
-if ! skip long; then
+stage_long() {
+  local name m t entry long_models
   # Prompts of 150+ tokens: their prefill attends on tensor cores (runs of 64+ tokens).
   note "== long prompts cpu vs cuda (tensor-core prefill attention)"
   mkdir -p /tmp/concord-models
@@ -110,9 +118,10 @@ if ! skip long; then
     note "long prompts, $name: $(grep -c '^ok' "$OUT/parity-long-$name.txt") ok, $(grep -c '^FAIL' "$OUT/parity-long-$name.txt") failed; $(grep -oE 'cosine [0-9.]+' "$OUT/parity-long-$name.txt" | sort | head -1)"
   done
   rm -f /tmp/concord-models/long-*.gguf
-fi
+}
 
-if ! skip families; then
+stage_families() {
+  local name type options m
   note "== model families cpu-ref vs cuda (synthetic, sliding-window rings wrapping)"
   if [[ -x "$BIN/families_test" ]]; then
     "$BIN/families_test" --gtest_brief=1 >"$OUT/families_test.log" 2>&1; note "families_test exit $?"
@@ -148,14 +157,15 @@ gemma2:q4_k:--arch gemma2 --layers 6 --width 1024 --heads 8 --kv-heads 4 --head-
     "$BIN_CONCORD" bench -m "$DEFAULT_MODEL" --backend cuda -p 512 -n 128 -r 3 >"$OUT/bench-default.txt" 2>&1
     grep -E "^\| " "$OUT/bench-default.txt" | grep -v "model" | tee -a "$summary"
   fi
-fi
+}
 
-if ! skip matvec && [[ -x "$BIN/cuda_matvec_bench" ]]; then
+stage_matvec() {
+  [[ -x "$BIN/cuda_matvec_bench" ]] || return 0
   note "== decode matrix-vector kernels (GB/s of weight bytes, one launch)"
   "$BIN/cuda_matvec_bench" ${MATVEC_TYPES:-} 2>&1 | tee -a "$summary"
-fi
+}
 
-if ! skip bench; then
+stage_bench() {
   # BENCH_SHAPES picks the synthetic shapes (1b, 8b), BENCH_TYPES the weight types.
   declare -A bench_shape=(
     [1b]="--layers 16 --width 2048 --heads 32 --kv-heads 8 --ff 8192 --vocab 128256"
@@ -177,8 +187,40 @@ if ! skip bench; then
       rm -f "$m"
     done
   done
+}
+
+# Runs stage_NAME unless SKIP names it, its summary lines in summary-NAME.txt, timed.
+run_stage() {
+  local stage=$1 stage_start=$SECONDS
+  skip "$stage" && return 0
+  summary="$OUT/summary-$stage.txt"
+  : >"$summary"
+  "stage_$stage"
+  note "($stage: $((SECONDS - stage_start)) s)"
+}
+# Appends a finished stage's summary lines to the run's, and prints them.
+collect() {
+  local lines="$OUT/summary-$1.txt"
+  [[ -f $lines ]] || return 0
+  tee -a "$summary" <"$lines"
+  rm -f "$lines"
+}
+checks=(ops parity long families)
+if [[ ${PARALLEL:-1} == 0 ]]; then
+  for s in "${checks[@]}"; do
+    (run_stage "$s" >/dev/null)
+    collect "$s"
+  done
+else
+  for s in "${checks[@]}"; do (run_stage "$s" >/dev/null) & done
+  wait
+  for s in "${checks[@]}"; do collect "$s"; done
 fi
-note "== done"
+for s in matvec bench; do
+  (run_stage "$s" >/dev/null)
+  collect "$s"
+done
+note "== done ($SECONDS s)"
 # The device tool returns at most 8 files: keep the summary, the receipts and the op table
 # loose, and pack the logs this script wrote into one archive (by name: a wrapper's own log
 # under $OUT stays where it is).
