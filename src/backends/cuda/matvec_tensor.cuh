@@ -35,6 +35,10 @@ __device__ __forceinline__ void mma_16x8x16(float (&c)[4], uint32_t a0, uint32_t
       : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
       : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
 }
+// sums += mma m of a block's two (tensor::BlockOperands: A's pairs and B's column).
+__device__ __forceinline__ void mma_of(const tensor::BlockOperands& o, int m, float (&sums)[4]) {
+  mma_16x8x16(sums, o.a[m][0], o.a[m][1], o.a[m][2], o.a[m][3], o.b[m][0], o.b[m][1]);
+}
 
 // The staged activations of the tensor path, per token: per block, 4 runs of 8 halves (run t
 // in lane t's order) at 64-byte strides, then one float constant per block.
@@ -191,9 +195,8 @@ __device__ __forceinline__ void legacy_block_product(const tensor::BlockOperands
                                                      const TensorColumns<kColumns>& x, int step,
                                                      float (&acc)[2][kColumns]) {
   float sums[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-#pragma unroll
-  for (int m = 0; m < 2; ++m)
-    mma_16x8x16(sums, o.a[m][0], o.a[m][1], o.a[m][2], o.a[m][3], o.b[m][0], o.b[m][1]);
+  mma_of(o, 0, sums);
+  mma_of(o, 1, sums);
 #pragma unroll
   for (int c = 0; c < kColumns; ++c) {
     const float k = x.constant(step, c);
@@ -266,9 +269,8 @@ __device__ __forceinline__ void tensor_q4k_pair(const uint8_t* block,
     const tensor::BlockOperands o =
         h == 0 ? tensor::fragments(low, low8, run) : tensor::fragments(high, high8, run);
     float sums[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-#pragma unroll
-    for (int m = 0; m < 2; ++m)
-      mma_16x8x16(sums, o.a[m][0], o.a[m][1], o.a[m][2], o.a[m][3], o.b[m][0], o.b[m][1]);
+    mma_of(o, 0, sums);
+    mma_of(o, 1, sums);
     const float s_top = __shfl_sync(0xffffffffu, s, Operands::scale_lane(g, h));
     const float s_bottom = __shfl_sync(0xffffffffu, s, Operands::scale_lane(g + 8, h));
     if constexpr (kColumns == 1) {
@@ -328,7 +330,7 @@ __device__ __forceinline__ void tensor_q6k_unit(const uint8_t* pieces,
 #pragma unroll
     for (int m = 0; m < 2; ++m) {
       float sums[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-      mma_16x8x16(sums, o.a[m][0], o.a[m][1], o.a[m][2], o.a[m][3], o.b[m][0], o.b[m][1]);
+      mma_of(o, m, sums);
 #pragma unroll
       for (int c = 0; c < kColumns; ++c) {
         acc[0][c] = fmaf(scale[m], sums[c], acc[0][c]);       // D[g][2t + c]
