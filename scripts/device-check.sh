@@ -79,14 +79,15 @@ stage_parity() {
     logs+=("$OUT/parity-stories.txt")
   fi
   mkdir -p /tmp/concord-models
-  # Every weight type, and the K-quant mixes most published files use. Width 2048 and FFN 8192
-  # (the issue's example shape) make Q6_K rows whole 16-byte runs, which its streamed products need.
+  # Every weight type, and the K-quant mixes most published files use, for 128 greedy tokens
+  # (issue #8's acceptance). Width 2048 and FFN 8192 (the issue's example shape) make Q6_K rows
+  # whole 16-byte runs, which its streamed products need.
   for t in ${PARITY_TYPES:-f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q2_k q3_k q4_k q5_k q6_k q4_k_m q5_k_m}; do
     m=/tmp/concord-models/parity-$t.gguf
     # PARITY_SHAPE / PARITY_N / PARITY_PROMPTS override the synthetic shape, tokens, prompts.
     "$BIN_CONCORD" synth -o "$m" ${PARITY_SHAPE:---layers 4 --width 2048 --heads 32 --kv-heads 8 --ff 8192 --vocab 32000} \
       --type "$t" --seed 5 >/dev/null
-    "$BIN_CONCORD" parity -m "$m" --backends cpu,cuda -n "${PARITY_N:-32}" ${PARITY_PROMPTS:+--prompts "$PARITY_PROMPTS"} \
+    "$BIN_CONCORD" parity -m "$m" --backends cpu,cuda -n "${PARITY_N:-128}" ${PARITY_PROMPTS:+--prompts "$PARITY_PROMPTS"} \
       --receipt "$OUT/receipt-$t.json" >"$OUT/parity-$t.txt" 2>&1
     note "synthetic $t: $(grep -c '^ok' "$OUT/parity-$t.txt") ok, $(grep -c '^FAIL' "$OUT/parity-$t.txt") failed; $(grep -oE 'cosine [0-9.]+' "$OUT/parity-$t.txt" | sort | head -1)"
     logs+=("$OUT/parity-$t.txt")
