@@ -133,12 +133,14 @@ stage_families() {
     grep -E "^\[  (PASSED|FAILED) " "$OUT/families_test_all_types.log" | head -5 | tee -a "$summary"
     grep -E "^\[  (PASSED|FAILED|SKIPPED) " "$OUT/families_test.log" | head -5 | tee -a "$summary"
   fi
-  # Real shapes: Gemma 3 270M (window 512, one global layer in six) and a Qwen 3 slice.
+  # Real shapes: Gemma 3 270M (window 512, one global layer in six), a Qwen 3 slice, and a
+  # Llama 3.2 3B slice in Q4_K_M (width 3072: Q6_K rows that are not whole 16-byte runs).
   # FAMILY_MODELS entries are "name:type:synth options".
   default_families="gemma3-270m:q8_0:--arch gemma3 --layers 18 --width 640 --heads 4 --kv-heads 1 --head-dim 256 --ff 2048 --vocab 262144 --ctx 32768 --window 512 --tied
 gemma3-270m:q5_0:--arch gemma3 --layers 18 --width 640 --heads 4 --kv-heads 1 --head-dim 256 --ff 2048 --vocab 262144 --ctx 32768 --window 512 --tied
 qwen3:q4_k:--arch qwen3 --layers 8 --width 1024 --heads 16 --kv-heads 8 --head-dim 128 --ff 3072 --vocab 32000 --ctx 4096
-gemma2:q4_k:--arch gemma2 --layers 6 --width 1024 --heads 8 --kv-heads 4 --head-dim 256 --ff 4096 --vocab 32000 --ctx 4096 --window 64 --tied"
+gemma2:q4_k:--arch gemma2 --layers 6 --width 1024 --heads 8 --kv-heads 4 --head-dim 256 --ff 4096 --vocab 32000 --ctx 4096 --window 64 --tied
+llama3b:q4_k_m:--layers 4 --width 3072 --heads 24 --kv-heads 8 --ff 8192 --vocab 32000 --ctx 4096"
   FAMILY_MODELS="${FAMILY_MODELS:-$default_families}"
   while IFS=: read -r name type options; do
     [[ -n "$name" ]] || continue

@@ -269,14 +269,22 @@ void check_q4_k(GgmlType type, int tokens, uint64_t seed, float x_scale) {
   expect_rows(tile, tokens, 8 * kSuperBlocks, results, type_name(type));
 }
 
-// Two Q6_K super-blocks a row (the second starts 2 bytes into a word), a step at a time: each
-// of a step's mmas is a half of its own scale, adding d scale D (codes are signed: no K).
+// Two Q6_K super-blocks a row, a step at a time: each of a step's mmas is a half of its own
+// scale, adding d scale D (codes are signed: no K). Row r is staged `lead` = 2 (3r mod 8) bytes
+// into a word-aligned slot, as the streaming kernel stages rows that start off a 16-byte
+// boundary, so the super-blocks start at every even byte of a word.
 void check_q6_k(int tokens, uint64_t seed, float x_scale) {
   using Q6K = Operands<BlockQ6_K>;
   constexpr int kSuperBlocks = 2;
   const Tile tile = make_tile(GgmlType::Q6_K, 256 * kSuperBlocks, tokens, seed, x_scale);
+  const auto lead = [](int r) { return static_cast<uint32_t>(2 * (3 * r % 8)); };
+  const size_t slot_words = tile.row_bytes / 4 + 8;  // the row, its lead and a word of slack
+  std::vector<uint32_t> slots(kRows * slot_words, 0);
+  const auto slot = [&](int r) { return reinterpret_cast<uint8_t*>(&slots[r * slot_words]); };
+  for (int r = 0; r < kRows; ++r) std::memcpy(slot(r) + lead(r), tile.row(r), tile.row_bytes);
   Results results;
   for (int q = 0; q < kSuperBlocks; ++q) {
+    const uint32_t at = q * static_cast<uint32_t>(sizeof(BlockQ6_K));
     for (int s = 0; s < 8; ++s) {
       const StagedStep staged = staged_step<BlockQ6_K>(tile, tokens, 8 * q + s);
       BlockOperands lanes[32];
@@ -284,8 +292,8 @@ void check_q6_k(int tokens, uint64_t seed, float x_scale) {
       for (int lane = 0; lane < 32; ++lane) {
         const int g = lane / 4, t = lane % 4;
         uint32_t top[4], bottom[4], run[4];
-        Q6K::operands(tile.row(g), q, s, t, top, scale[lane]);
-        Q6K::operands(tile.row(g + 8), q, s, t, bottom, scale8[lane]);
+        Q6K::operands(slot(g), lead(g) + at, s, t, top, scale[lane]);
+        Q6K::operands(slot(g + 8), lead(g + 8) + at, s, t, bottom, scale8[lane]);
         lane_run(staged, tokens, lane, run);
         lanes[lane] = fragments(top, bottom, run);
       }

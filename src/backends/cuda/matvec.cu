@@ -23,11 +23,11 @@ using namespace matvec_detail;
 // - Q4_0, Q8_0 and Q4_K (and, with CONCORD_CUDA_TENSOR_DECODE=all, Q5_K and Q6_K: see
 //   tensor_decodes): the streaming kernel multiplying on tensor cores wherever it applies
 //   (matvec_stream.cuh, matvec_tensor.cuh; 8B tg128 Q4_0 357 -> 392 t/s, Q4_K 320 -> 348,
-//   Q8_0 level, same-call A/B, docs/perf.md session 12; Q6_K rows must be multiples of 2048,
-//   session 31). Single-token launches
-//   of few tiles (<= 6144 rows shorter than 8192: 8B Q/K/V, O) take 3 stages, 3 blocks per
-//   SM (8B tg128 Q4_0 +2.6%, Q4_K +3%, Q8_0 +3%, session 13); 3 or 5 stages for the gated
-//   launches, or chunks of half the steps, measured level or slower. With
+//   Q8_0 level, same-call A/B, docs/perf.md session 12; Q6_K's rows, not whole 16-byte runs
+//   unless n_in % 2048 == 0, are staged from the boundary before each piece, sessions 31-32).
+//   Single-token launches of few tiles (<= 6144 rows shorter than 8192: 8B Q/K/V, O) take 3 stages,
+//   3 blocks per SM (8B tg128 Q4_0 +2.6%, Q4_K +3%, Q8_0 +3%, session 13); 3 or 5 stages for the
+//   gated launches, or chunks of half the steps, measured level or slower. With
 //   CONCORD_CUDA_TENSOR_DECODE=0, or where it does not apply, the fp32 paths: gated launches
 //   of rows shorter than 8192 and other launches of rows shorter than 4096 stream their
 //   weights (ScalarStream); other rows shorter than 8192 take matvec_wide.cuh's kernel with

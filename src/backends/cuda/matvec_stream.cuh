@@ -40,6 +40,15 @@ __device__ __forceinline__ void copy16_async(void* shared_dst, const void* globa
   const auto dst = static_cast<uint32_t>(__cvta_generic_to_shared(shared_dst));
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(dst), "l"(global_src) : "memory");
 }
+// The same, copying only the first `src_bytes` (1..16) and zero-filling the rest: a piece
+// staged from the 16-byte boundary before it reads no byte past its row.
+__device__ __forceinline__ void copy16_async(void* shared_dst, const void* global_src,
+                                             uint32_t src_bytes) {
+  const auto dst = static_cast<uint32_t>(__cvta_generic_to_shared(shared_dst));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(dst), "l"(global_src),
+               "r"(src_bytes)
+               : "memory");
+}
 __device__ __forceinline__ void commit_copies() {
   asm volatile("cp.async.commit_group;" ::: "memory");
 }
@@ -61,6 +70,12 @@ constexpr bool kStreamed = std::is_same_v<Block, BlockQ4_0> || std::is_same_v<Bl
 template <typename Block>
 constexpr int kBlockSteps = kScaleMinSuperBlock<Block> || std::is_same_v<Block, BlockQ6_K> ? 8 : 1;
 
+// Formats whose rows need not be whole 16-byte runs: Q6_K (210-byte super-blocks). Their
+// pieces are staged from the 16-byte boundary at or before them (matvec_tensor.cuh's
+// piece_lead); every other streamed format's rows of n_in % 256 == 0 are whole runs.
+template <typename Block>
+constexpr bool kUnalignedRows = std::is_same_v<Block, BlockQ6_K>;
+
 // Bytes of a row of `n_steps` 32-element steps (whole blocks).
 template <typename Block>
 __host__ __device__ constexpr int64_t stream_row_bytes(int64_t n_steps) {
@@ -78,6 +93,8 @@ struct StreamLayout {
   static_assert(S >= 2 && C % kBlockSteps<Block> == 0 && kPieceBytes % 16 == 0 && P % 16 == 0,
                 "a stage in flight; pieces of whole blocks and 16-byte runs, at 16-byte aligned "
                 "strides");
+  // Unaligned rows: a piece's lead (< 16 bytes) and the slot's last word, which holds it.
+  static_assert(!kUnalignedRows<Block> || P >= 32, "room for a piece's lead and its word");
   static constexpr int kPieceStride = kPieceBytes + P;  // from one row's piece to the next
   static constexpr int kStageBytes = kTileRows * kPieceStride;
 };
@@ -170,7 +187,8 @@ struct TensorStream {
   // unit. Unpadded pieces of 1152 or 1088 bytes start the 8 rows g in 1 or 2 banks (8- or 4-way
   // conflicts on every A load); 16 bytes of padding start row g 4g words further mod 32, so a
   // load's 32 words lie in 32 banks (Q4_0) or 16 (2-way; lanes t read every other word).
-  // Q6_K's pieces of 1680 bytes take 32: 12g words further, 32 banks (16 would give 8g, 2-way).
+  // Q6_K's pieces of 1680 bytes take 32: 12g words further, 32 banks (16 would give 8g, 2-way),
+  // and room for a lead of up to 14 bytes (kUnalignedRows).
   using Layout = StreamLayout<Block, C, S, std::is_same_v<Block, BlockQ6_K> ? 32 : 16>;
 
   static size_t activation_bytes(int64_t n_in, int tokens) {
@@ -296,7 +314,9 @@ __global__ void __launch_bounds__(kWarp* kStreamWarps)
   using Layout = typename Math::Layout;
   constexpr bool kGated = E == Epilogue::SiluGate || E == Epilogue::GeluGate;
   constexpr int kOutputs = kGated ? kTileRows / 2 : kTileRows;
-  constexpr int kPieceChunks = Layout::kPieceBytes / 16;
+  constexpr bool kUnaligned = kUnalignedRows<typename Math::WeightBlock>;
+  // 16-byte copies a piece: one more where it may start off a 16-byte boundary.
+  constexpr int kSlotChunks = Layout::kPieceBytes / 16 + (kUnaligned ? 1 : 0);
   constexpr bool kSplits = kTileSplits<Math, E, kNorm>;
   __shared__ float partial[Math::kColumnGroups][Math::kTokenSlots][kTileRows];
 
@@ -330,15 +350,30 @@ __global__ void __launch_bounds__(kWarp* kStreamWarps)
       const int offset = chunk * Layout::kPieceBytes;
       const int bytes = static_cast<int>(min(int64_t{Layout::kPieceBytes}, row_bytes - offset));
       uint8_t* stage = stages + item % Layout::kStages * Layout::kStageBytes;
-      for (int k = threadIdx.x; k < kTileRows * kPieceChunks; k += blockDim.x) {
-        const int piece = k / kPieceChunks, at = 16 * (k % kPieceChunks);
-        if (at >= bytes) continue;
-        // Pieces past kOutputs of a gated tile are the up matrix's rows; rows past the end
-        // re-read the last one (their sums are not stored).
-        const int64_t row = min(row0 + piece % kOutputs, job.n_out - 1);
-        const void* matrix = kGated && piece >= kOutputs ? jobs.job[1].w : job.w;
-        copy16_async(stage + piece * Layout::kPieceStride + at,
-                     static_cast<const uint8_t*>(matrix) + row * row_bytes + offset + at);
+      // Pieces past kOutputs of a gated tile are the up matrix's rows; rows past the end
+      // re-read the last one (their sums are not stored). Each branch finds its piece's row
+      // after its own bounds check: in the other order the measured formats' kernels compile
+      // differently (ptxas).
+      for (int k = threadIdx.x; k < kTileRows * kSlotChunks; k += blockDim.x) {
+        const int piece = k / kSlotChunks, at = 16 * (k % kSlotChunks);
+        if constexpr (kUnaligned) {
+          // From the 16-byte boundary at or before the piece (matrices are 16-byte aligned).
+          const int64_t row = min(row0 + piece % kOutputs, job.n_out - 1);
+          const void* matrix = kGated && piece >= kOutputs ? jobs.job[1].w : job.w;
+          const uint8_t* src = static_cast<const uint8_t*>(matrix) + row * row_bytes + offset;
+          const int lead = static_cast<int>(reinterpret_cast<uintptr_t>(src) % 16);
+          uint8_t* slot = stage + piece * Layout::kPieceStride;
+          if (at == 0) *reinterpret_cast<uint32_t*>(slot + Layout::kPieceStride - 4) = lead;
+          if (at >= lead + bytes) continue;
+          copy16_async(slot + at, src - lead + at,
+                       static_cast<uint32_t>(min(16, lead + bytes - at)));
+        } else {
+          if (at >= bytes) continue;
+          const int64_t row = min(row0 + piece % kOutputs, job.n_out - 1);
+          const void* matrix = kGated && piece >= kOutputs ? jobs.job[1].w : job.w;
+          copy16_async(stage + piece * Layout::kPieceStride + at,
+                       static_cast<const uint8_t*>(matrix) + row * row_bytes + offset + at);
+        }
       }
     }
     commit_copies();  // empty groups too: every thread counts the same groups
@@ -414,16 +449,18 @@ __global__ void __launch_bounds__(kWarp* kStreamWarps)
 }
 
 // Launches the streaming kernel over `jobs`; returns false, launching nothing, where it does
-// not apply: rows that are not whole 16-byte runs (n_in % 256), matrices not 16-byte
-// aligned, or activations too long to stage. A launch of fewer tiles than resident blocks
+// not apply: rows not of whole super-blocks of 256 (n_in % 256), or not of whole 16-byte runs
+// where the format needs them (kUnalignedRows), matrices not 16-byte aligned, or activations
+// too long to stage. A launch of fewer tiles than resident blocks
 // splits its tiles into parts of whole chunks, a block each, where kTileSplits allows and
 // `scratch` has room.
 template <typename Math, Epilogue E, bool kNorm>
 bool launch_stream(Jobs jobs, int64_t n_in, const float* x, cudaStream_t stream,
                    const MatvecScratch& scratch = {}) {
   constexpr bool kGated = E == Epilogue::SiluGate || E == Epilogue::GeluGate;
-  // Rows start 16-byte aligned (Q6_K: rows of 8 super-blocks' multiples, n_in % 2048 == 0).
-  if (n_in % 256 != 0 || stream_row_bytes<typename Math::WeightBlock>(n_in / 32) % 16 != 0)
+  // Rows of whole 16-byte runs, or of a format staged from the boundary before each piece.
+  using Block = typename Math::WeightBlock;
+  if (n_in % 256 != 0 || (!kUnalignedRows<Block> && stream_row_bytes<Block>(n_in / 32) % 16 != 0))
     return false;
   for (int j = 0; j < (kGated ? 2 : jobs.count); ++j) {
     if (reinterpret_cast<uintptr_t>(jobs.job[j].w) % 16 != 0) return false;

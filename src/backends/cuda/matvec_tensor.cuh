@@ -309,6 +309,15 @@ __device__ __forceinline__ void tensor_q4k_unit(const uint8_t* pieces,
   }
 }
 
+// Rows whose bytes are not whole 16-byte runs (Q6_K rows of other than a multiple of 8
+// super-blocks: widths 3072, 2304, ...) are staged from the 16-byte boundary at or before
+// each piece, so a piece starts `lead` bytes (even, < 16) into its slot; the slot's last word
+// holds lead (matvec_stream.cuh writes it with the copies).
+template <int kPieceStride>
+__device__ __forceinline__ uint32_t piece_lead(const uint8_t* slot) {
+  return *reinterpret_cast<const uint32_t*>(slot + kPieceStride - 4);
+}
+
 // Q6_K: unit u is super-block u of the staged chunk (its first step `first_step` of the row),
 // a step at a time: two mmas, one per half of 16 elements, each scaled by d times its own
 // scale (tensor::Operands<BlockQ6_K>: signed codes, no constant).
@@ -318,12 +327,17 @@ __device__ __forceinline__ void tensor_q6k_unit(const uint8_t* pieces,
                                                 int u, float (&acc)[2][kColumns]) {
   using Operands = tensor::Operands<BlockQ6_K>;
   const int lane = threadIdx.x % kWarp, g = lane / 4, t = lane % 4;
+  const uint8_t* top_slot = pieces + g * kPieceStride;
+  const uint8_t* bottom_slot = pieces + (g + 8) * kPieceStride;
+  const uint32_t at = u * static_cast<uint32_t>(sizeof(BlockQ6_K));
+  const uint32_t top_at = piece_lead<kPieceStride>(top_slot) + at;
+  const uint32_t bottom_at = piece_lead<kPieceStride>(bottom_slot) + at;
 #pragma unroll
   for (int s = 0; s < 8; ++s) {
     uint32_t top[4], bottom[4];
     float scale[2], scale8[2];  // rows g and g + 8, per half
-    Operands::operands(pieces + g * kPieceStride, u, s, t, top, scale);
-    Operands::operands(pieces + (g + 8) * kPieceStride, u, s, t, bottom, scale8);
+    Operands::operands(top_slot, top_at, s, t, top, scale);
+    Operands::operands(bottom_slot, bottom_at, s, t, bottom, scale8);
     const uint4 xs = x.run(first_step + 8 * u + s);
     const uint32_t run[4] = {xs.x, xs.y, xs.z, xs.w};
     const tensor::BlockOperands o = tensor::fragments(top, bottom, run);

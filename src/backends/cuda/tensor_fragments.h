@@ -312,19 +312,19 @@ CONCORD_HD uint32_t less_1056(uint32_t pair) {
 // and its high bits from bits 2j of qh[32n + l]. Lane t takes elements 4t .. 4t + 3 of each
 // half of the step (one word of ql and one of qh each): the first mma is the half of scale
 // 2s, the second that of 2s + 1, so each keeps its own scale. Codes are signed (q - 32,
-// exact in fp16), so there is no constant K.
+// exact in fp16), so there is no constant K. A super-block may start at any even byte of a
+// word (210 is 2 mod 4, and staged rows may start off a 16-byte boundary: matvec_stream.cuh).
 template <>
 struct Operands<BlockQ6_K> {
   static CONCORD_HD int element(int /*block*/, int t, int p) {
     return 16 * (p / 4) + 4 * t + pair_order(p % 4);
   }
   static CONCORD_HD float constant(int) { return 0.0f; }
-  // Lane t's operands of step s of super-block `block` of a row piece (4-byte aligned), and
-  // d times the scales of the step's halves.
-  static CONCORD_HD void operands(const uint8_t* piece, int block, int s, int t, uint32_t (&a)[4],
+  // Lane t's operands of step s of the super-block at byte `at` (even) of a 4-byte aligned
+  // slot, and d times the scales of the step's halves.
+  static CONCORD_HD void operands(const uint8_t* slot, uint32_t at, int s, int t, uint32_t (&a)[4],
                                   float (&scale)[2]) {
-    const uint32_t at = block * static_cast<uint32_t>(sizeof(BlockQ6_K));
-    const auto* words = reinterpret_cast<const uint32_t*>(piece);
+    const auto* words = reinterpret_cast<const uint32_t*>(slot);
     const int n = s / 4, j = s % 4;
     CONCORD_UNROLL
     for (int h = 0; h < 2; ++h) {
@@ -338,7 +338,7 @@ struct Operands<BlockQ6_K> {
     }
     const uint32_t scales = at + 192 + 2 * s;  // the step's two, an even offset
     const uint32_t pair = words[scales / 4] >> 16 * (scales / 2 % 2);
-    const float d = half_at(piece, at + 208);
+    const float d = half_at(slot, at + 208);
     scale[0] = d * static_cast<float>(static_cast<int8_t>(pair & 0xff));
     scale[1] = d * static_cast<float>(static_cast<int8_t>(pair >> 8 & 0xff));
   }
