@@ -1,7 +1,7 @@
 // Decode matrix-vector kernels on the device: GB/s of weight bytes per launch for the
-// projection shapes of the Llama-3.2-1B and Llama-3-8B layouts, per weight type, for the
-// tiling the backend uses and a grid of alternatives (rows per warp group R, warps per
-// group S, groups in flight per lane U: see src/backends/cuda/matvec_kernel.cuh), and the
+// projection shapes of the Llama-3.2-1B and Llama-3-8B layouts (and Llama-3.2-3B's output), per
+// weight type, for the tiling the backend uses and a grid of alternatives (rows per warp group R,
+// warps per group S, groups in flight per lane U: see src/backends/cuda/matvec_kernel.cuh), and the
 // streaming kernel with fp32 and tensor-core products (matvec_stream.cuh). Timed
 // with CUDA events over 200 launches that cycle through copies of the matrix filling more
 // than the L2 cache, so every launch reads its weights from memory.
@@ -182,9 +182,17 @@ int main(int argc, char** argv) {
   std::vector<std::string> types(argv + 1, argv + argc);
   if (types.empty()) types = {"F16", "Q8_0", "Q4_0", "Q4_K", "Q5_K", "Q6_K"};
   const Shape shapes[] = {
-      {"1B q/o", 2048, 2048},   {"1B k/v", 2048, 512},       {"1B gate", 2048, 8192},
-      {"1B down", 8192, 2048},  {"1B output", 2048, 128256}, {"8B q/o", 4096, 4096},
-      {"8B gate", 4096, 14336}, {"8B down", 14336, 4096},    {"8B output", 4096, 128256}};
+      {"1B q/o", 2048, 2048},
+      {"1B k/v", 2048, 512},
+      {"1B gate", 2048, 8192},
+      {"1B down", 8192, 2048},
+      {"1B output", 2048, 128256},
+      {"8B q/o", 4096, 4096},
+      {"8B gate", 4096, 14336},
+      {"8B down", 14336, 4096},
+      {"8B output", 4096, 128256},
+      // Llama 3.2 3B's output: Q6_K rows of 12 super-blocks, not whole 16-byte runs.
+      {"3B output", 3072, 128256}};
   print_header();
   for (const std::string& name : types) {
     const GgmlType type = parse_type_name(name);  // throws on an unknown name
