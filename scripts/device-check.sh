@@ -4,8 +4,9 @@
 # type) and benchmarks. Writes a summary and full logs under $OUT.
 #
 #   scripts/device-check.sh [BIN_DIR]
-# BIN_DIR holds prebuilt `concord` and `ops_test` (and shared/ with the stories model and
-# golden file); without it the script builds the `cuda` preset first.
+# BIN_DIR holds prebuilt `concord` and `ops_test`, `families_test` and `cuda_matvec_bench`
+# where present, and shared/ with the stories model and golden file (scripts/device-pack.sh
+# packs such a directory); without it the script builds the `cuda` preset first.
 # Stages can be skipped with SKIP="ops parity long families matvec bench"; BENCH_SHAPES (1b, 8b) and
 # BENCH_TYPES pick benchmark shapes and types (DEPTH_TYPES and BENCH_DEPTH: decode after a
 # long context, default q4_0 at 4096), PARITY_TYPES the synthetic parity models'
@@ -44,9 +45,13 @@ if [[ -z "$BIN" || ! -x "$BIN/concord" ]]; then
   cp build/cuda/src/concord build/cuda/tests/ops_test "$OUT/" 2>/dev/null
   BIN_CONCORD=build/cuda/src/concord
   BIN_OPS=build/cuda/tests/ops_test
+  BIN_FAMILIES=build/cuda/tests/families_test
+  BIN_MATVEC=build/cuda/bench/cuda_matvec_bench
 else
   BIN_CONCORD="$BIN/concord"
   BIN_OPS="$BIN/ops_test"
+  BIN_FAMILIES="$BIN/families_test"  # these two only where they were built and packed
+  BIN_MATVEC="$BIN/cuda_matvec_bench"
 fi
 SHARED="${BIN}/shared"
 # A concord built with `serve` links cpp-httplib, absent there: BIN/lib may carry it.
@@ -124,10 +129,10 @@ stage_long() {
 stage_families() {
   local name type options m
   note "== model families cpu-ref vs cuda (synthetic, sliding-window rings wrapping)"
-  if [[ -x "$BIN/families_test" ]]; then
-    "$BIN/families_test" --gtest_brief=1 >"$OUT/families_test.log" 2>&1; note "families_test exit $?"
+  if [[ -x "$BIN_FAMILIES" ]]; then
+    "$BIN_FAMILIES" --gtest_brief=1 >"$OUT/families_test.log" 2>&1; note "families_test exit $?"
     # Every family x every weight format, CUDA against the scalar reference.
-    CONCORD_FAMILY_TYPES=all "$BIN/families_test" --gtest_brief=1 --gtest_filter='*Cuda*' \
+    CONCORD_FAMILY_TYPES=all "$BIN_FAMILIES" --gtest_brief=1 --gtest_filter='*Cuda*' \
       >"$OUT/families_test_all_types.log" 2>&1
     note "families_test, all weight types on CUDA: exit $?"
     grep -E "^\[  (PASSED|FAILED) " "$OUT/families_test_all_types.log" | head -5 | tee -a "$summary"
@@ -163,9 +168,9 @@ llama3b:q4_k_m:--layers 4 --width 3072 --heads 24 --kv-heads 8 --ff 8192 --vocab
 }
 
 stage_matvec() {
-  [[ -x "$BIN/cuda_matvec_bench" ]] || return 0
+  [[ -x "$BIN_MATVEC" ]] || return 0
   note "== decode matrix-vector kernels (GB/s of weight bytes, one launch)"
-  "$BIN/cuda_matvec_bench" ${MATVEC_TYPES:-} 2>&1 | tee -a "$summary"
+  "$BIN_MATVEC" ${MATVEC_TYPES:-} 2>&1 | tee -a "$summary"
 }
 
 stage_bench() {

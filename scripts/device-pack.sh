@@ -4,7 +4,7 @@
 # machine) and shared/ (the stories260K model and its golden file) beside them.
 #
 #   scripts/device-pack.sh NAME [BUILD_DIR]   (default build/cuda; concord and ops_test, and
-#                                             cuda_matvec_bench where it was built)
+#                                             families_test and cuda_matvec_bench where built)
 # On the device, scripts/device-unpack.sh restores them; then e.g.
 #   scripts/device-check.sh device-ab-bin/NAME
 set -euo pipefail
@@ -13,9 +13,9 @@ name=${1:?usage: $0 NAME [BUILD_DIR]}
 build=${2:-build/cuda}
 out=device-ab-bin
 mkdir -p "$out/$name" "$out/lib" "$out/shared/models" "$out/shared/golden"
-for f in src/concord tests/ops_test bench/cuda_matvec_bench; do
+for f in src/concord tests/ops_test tests/families_test bench/cuda_matvec_bench; do
   if [[ ! -x $build/$f ]]; then
-    [[ $f == bench/* ]] && continue
+    [[ $f == bench/* || $f == tests/families_test ]] && continue
     echo "missing $build/$f: build it first" >&2
     exit 1
   fi
