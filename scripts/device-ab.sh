@@ -5,7 +5,7 @@
 #
 #   scripts/device-ab.sh CONCORD_A CONCORD_B [CONCORD_C ...]    (through the `device` tool)
 # A build may be a wrapper script that sets an environment variable and execs a binary.
-# TYPES (default q8_0), SHAPES (1b, 8b; default 8b 1b), DEPTHS (tokens in the cache before
+# TYPES (default q8_0), SHAPES (1b, 3b, 8b: scripts/llama-shapes.sh; default 8b 1b), DEPTHS (tokens in the cache before
 # the test, as `bench -d`; default 0), BATCH (sequences decoded together, as `bench -b`;
 # default 1) and REPS (default 3) pick the synthetic models, depths, batch and repetitions;
 # prints tg128 t/s (all sequences) and utilisation per build and round.
@@ -21,16 +21,14 @@ labels=(A B C D E F G H)
 # Builds with `serve` link cpp-httplib, absent on the device: a lib/ beside them may carry it.
 lib="$(dirname "${builds[0]}")/lib"
 [[ -d "$lib" ]] && export LD_LIBRARY_PATH="$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# shellcheck source=scripts/llama-shapes.sh
+source "$(dirname "$0")/llama-shapes.sh"
 for shape in ${SHAPES:-8b 1b}; do
-  case "$shape" in
-    1b) dims="--layers 16 --width 2048 --heads 32 --kv-heads 8 --ff 8192" ;;
-    8b) dims="--layers 32 --width 4096 --heads 32 --kv-heads 8 --ff 14336" ;;
-    *) echo "unknown shape '$shape' (expected 1b or 8b)" >&2; exit 2 ;;
-  esac
+  dims=$(llama_shape "$shape") || exit 2
   for t in ${TYPES:-q8_0}; do
     m="/tmp/ab-$t-$shape.gguf"
     # shellcheck disable=SC2086
-    "${builds[0]}" synth -o "$m" $dims --vocab 128256 --ctx 8192 --type "$t" --seed 1 >/dev/null || exit 1
+    "${builds[0]}" synth -o "$m" $dims --ctx 8192 --type "$t" --seed 1 >/dev/null || exit 1
     for depth in ${DEPTHS:-0}; do
       for round in 1 2; do
         for i in "${!builds[@]}"; do

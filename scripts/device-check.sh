@@ -7,7 +7,7 @@
 # BIN_DIR holds prebuilt `concord` and `ops_test`, `families_test` and `cuda_matvec_bench`
 # where present, and shared/ with the stories model and golden file (scripts/device-pack.sh
 # packs such a directory); without it the script builds the `cuda` preset first.
-# Stages can be skipped with SKIP="ops parity long families matvec bench"; BENCH_SHAPES (1b, 8b) and
+# Stages can be skipped with SKIP="ops parity long families matvec bench"; BENCH_SHAPES (1b, 3b, 8b) and
 # BENCH_TYPES pick benchmark shapes and types (DEPTH_TYPES and BENCH_DEPTH: decode after a
 # long context, default q4_0 at 4096), PARITY_TYPES the synthetic parity models'
 # weight types, MATVEC_TYPES the decode-kernel benchmark's. DEFAULT_MODEL=path adds
@@ -36,6 +36,8 @@ summary="$OUT/summary.txt"
 # A summary line: to the current stage's summary (the run's, outside stages) and stdout.
 note() { echo "$*" | tee -a "$summary"; }
 skip() { [[ " $SKIP " == *" $1 "* ]]; }
+# shellcheck source=scripts/llama-shapes.sh
+source scripts/llama-shapes.sh
 
 if [[ -z "$BIN" || ! -x "$BIN/concord" ]]; then
   note "== building the cuda preset"
@@ -174,16 +176,15 @@ stage_matvec() {
 }
 
 stage_bench() {
-  # BENCH_SHAPES picks the synthetic shapes (1b, 8b), BENCH_TYPES the weight types.
-  declare -A bench_shape=(
-    [1b]="--layers 16 --width 2048 --heads 32 --kv-heads 8 --ff 8192 --vocab 128256"
-    [8b]="--layers 32 --width 4096 --heads 32 --kv-heads 8 --ff 14336 --vocab 128256")
+  # BENCH_SHAPES picks the synthetic shapes (scripts/llama-shapes.sh), BENCH_TYPES the types.
+  local shape dims t m
   mkdir -p /tmp/concord-models
   for shape in ${BENCH_SHAPES:-1b}; do
-    note "== benchmarks (synthetic Llama $shape shape: ${bench_shape[$shape]})"
+    dims=$(llama_shape "$shape") || { note "unknown benchmark shape $shape"; continue; }
+    note "== benchmarks (synthetic Llama $shape shape: $dims)"
     for t in ${BENCH_TYPES:-f16 q8_0 q4_0 q4_k q4_k_m}; do
       m=/tmp/concord-models/bench-$shape-$t.gguf
-      "$BIN_CONCORD" synth -o "$m" ${bench_shape[$shape]} --ctx 8192 --type "$t" --seed 1 >/dev/null
+      "$BIN_CONCORD" synth -o "$m" $dims --ctx 8192 --type "$t" --seed 1 >/dev/null
       "$BIN_CONCORD" bench -m "$m" --backend cuda -p 512 -n 128 -r 3 >"$OUT/bench-$shape-$t.txt" 2>&1
       # Decode after a long context (split attention) for DEPTH_TYPES, at BENCH_DEPTH tokens.
       if [[ " ${DEPTH_TYPES:-q4_0} " == *" $t "* ]]; then

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Per-kernel GPU time of decode steps (Nsight Compute) on a synthetic Llama-shaped model,
 # through the `device` tool: scripts/device-profile.sh BIN_DIR [TYPE] [SHAPE]
-# SHAPE: 1b (Llama-3.2-1B layout, the default) or 8b (Llama-3-8B layout). PREFILL=1
+# SHAPE: 1b (Llama-3.2-1B layout, the default), 3b or 8b (scripts/llama-shapes.sh). PREFILL=1
 # profiles a 512-token prompt instead (twice: the warm-up and the timed run).
 # Writes $OUT/ncu-TYPE-SHAPE.txt (full) and prints the per-kernel summary.
 # DETAIL=REGEX instead collects every Nsight Compute section (stall reasons, memory
@@ -15,14 +15,12 @@ SHAPE="${3:-1b}"
 OUT="${OUT:-$PWD/device-out}"
 mkdir -p "$OUT"
 [[ -d "$BIN/lib" ]] && export LD_LIBRARY_PATH="$(realpath "$BIN/lib")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-case "$SHAPE" in
-  1b) dims="--layers 16 --width 2048 --heads 32 --kv-heads 8 --ff 8192" ;;
-  8b) dims="--layers 32 --width 4096 --heads 32 --kv-heads 8 --ff 14336" ;;
-  *) echo "unknown shape '$SHAPE' (expected 1b or 8b)" >&2; exit 2 ;;
-esac
+# shellcheck source=scripts/llama-shapes.sh
+source scripts/llama-shapes.sh
+dims=$(llama_shape "$SHAPE") || exit 2
 m=/tmp/profile-$TYPE-$SHAPE.gguf
 # shellcheck disable=SC2086
-"$BIN/concord" synth -o "$m" $dims --vocab 128256 --ctx 1024 --type "$TYPE" --seed 1 >/dev/null
+"$BIN/concord" synth -o "$m" $dims --ctx 1024 --type "$TYPE" --seed 1 >/dev/null
 # -p 0 -n 4: the warm-up and four decode steps; kernels inside CUDA graphs are profiled one
 # by one. --clock-control none: the clocks stay as the benchmarks see them.
 steps=(-p 0 -n 4)
