@@ -15,10 +15,10 @@
 # in chunks: see docs/perf.md). Lent machines differ by several percent: compare two builds
 # with scripts/device-ab.sh, in one call.
 #
-# The four correctness stages (ops, parity, long, families) run side by side: each spends
-# most of its time in single-threaded CPU references and in waits for small GPU launches, and
-# one after another they took more than the tool's 10 minutes a call (session 31). The
-# benchmarks (matvec, bench) run after them, alone on the GPU. PARALLEL=0 runs every stage in
+# The four correctness stages (ops, parity, long, families) run side by side: one after
+# another they took more than the tool's 10 minutes a call (session 31), while their CPU
+# references are mostly single-threaded and the GPU machine has 16 cores. The benchmarks
+# (matvec, bench) run after them, alone on the GPU. PARALLEL=0 runs every stage in
 # turn (the op harness's --perf columns in ops-cuda.txt are only indicative otherwise). Each
 # stage's time is in the summary. BENCH_SHAPES="8b 1b" adds ~4 minutes of benchmarks.
 # Other kernel paths are checked by setting their switch for the whole run, e.g. the fp32 decode:
@@ -76,7 +76,7 @@ stage_ops() {
 
 stage_parity() {
   note "== model parity cpu vs cuda"
-  local logs=()
+  local logs=() t m
   if [[ -f "$SHARED/golden/stories260K-greedy.json" ]]; then
     python3 -c "import json,sys; [print(c['prompt']) for c in json.load(open(sys.argv[1]))]" \
       "$SHARED/golden/stories260K-greedy.json" >"$OUT/golden-prompts.txt"
@@ -86,9 +86,9 @@ stage_parity() {
     logs+=("$OUT/parity-stories.txt")
   fi
   mkdir -p /tmp/concord-models
-  # Every weight type, and the K-quant mixes most published files use, for 128 greedy tokens
-  # (issue #8's acceptance). Width 2048 and FFN 8192 (the issue's example shape) make Q6_K rows
-  # whole 16-byte runs, which its streamed products need.
+  # Every weight type, and the K-quant mixes most published files use, for 128 greedy tokens,
+  # at the issue's example shape (its acceptance). Q6_K rows are whole 16-byte runs there; the
+  # families stage's 3B slice has the other kind.
   for t in ${PARITY_TYPES:-f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q2_k q3_k q4_k q5_k q6_k q4_k_m q5_k_m}; do
     m=/tmp/concord-models/parity-$t.gguf
     # PARITY_SHAPE / PARITY_N / PARITY_PROMPTS override the synthetic shape, tokens, prompts.
