@@ -5,6 +5,8 @@
 #
 #   scripts/device-pack.sh NAME [BUILD_DIR]   (default build/cuda; concord and ops_test, and
 #                                             families_test and cuda_matvec_bench where built)
+# LEAN=1 packs concord alone (~14 MB), enough for the other side of scripts/device-ab.sh: a
+# full pack is ~45 MB, and two would not fit the carry.
 # On the device, scripts/device-unpack.sh restores them; then e.g.
 #   scripts/device-check.sh device-ab-bin/NAME
 set -euo pipefail
@@ -13,7 +15,9 @@ name=${1:?usage: $0 NAME [BUILD_DIR]}
 build=${2:-build/cuda}
 out=device-ab-bin
 mkdir -p "$out/$name" "$out/lib" "$out/shared/models" "$out/shared/golden"
-for f in src/concord tests/ops_test tests/families_test bench/cuda_matvec_bench; do
+binaries=(src/concord tests/ops_test tests/families_test bench/cuda_matvec_bench)
+[[ ${LEAN:-0} == 1 ]] && binaries=(src/concord)
+for f in "${binaries[@]}"; do
   if [[ ! -x $build/$f ]]; then
     [[ $f == bench/* || $f == tests/families_test ]] && continue
     echo "missing $build/$f: build it first" >&2
